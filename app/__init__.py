@@ -1,0 +1,1 @@
+"""Audit gateway: an append-only, hash-chained audit log served over GraphQL."""

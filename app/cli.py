@@ -1,0 +1,182 @@
+"""The ``audit-gateway`` command: serve, db upgrade, keys create, verify, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from app.config import Settings
+
+EPILOG = "Settings come from AUDIT_* environment variables, e.g. AUDIT_DATABASE_URL (see README)."
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audit-gateway", description=__doc__, epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations to AUDIT_DATABASE_URL")
+
+    keys = commands.add_parser("keys", help="API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create an API key; its secret is the last line of output")
+    create.add_argument("--name", required=True)
+    create.add_argument("--tenant", action="append", required=True, dest="tenants")
+    create.add_argument("--scope", action="append", required=True, dest="scopes",
+                        choices=["events:read", "events:write", "admin"])
+    create.add_argument("--source", action="append", default=[], dest="sources")
+
+    verify = commands.add_parser("verify", help="recompute hash chains; exit 1 on a break")
+    verify.add_argument("--tenant", action="append", dest="tenants")
+
+    demo = commands.add_parser("demo", help="seed a demo tenant, print a read key, serve")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--events", type=int, default=3000, help="about how many demo events (default 3000)")
+    demo.add_argument("--no-serve", action="store_true", help="seed and print the key, but do not serve")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    try:
+        match args.command:
+            case "serve":
+                return serve(settings, args.host, args.port)
+            case "db":
+                return asyncio.run(_db_upgrade(settings))
+            case "keys":
+                return asyncio.run(_create_key(settings, args))
+            case "verify":
+                return asyncio.run(_verify(settings, args.tenants))
+            case "demo":
+                return demo(settings, args)
+    except CliError as error:
+        print(f"audit-gateway: {error}", file=sys.stderr)
+        return 2
+    return 2
+
+
+class CliError(Exception):
+    pass
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    from app.store.engine import create_engine
+    from app.store.migrate import head_revision, upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print(f"database is at revision {head_revision()}")
+    return 0
+
+
+async def ensure_schema(settings: Settings) -> None:
+    """Refuse an out-of-date database; the embedded SQLite default upgrades itself."""
+    from app.store.engine import create_engine
+    from app.store.migrate import current_revision, head_revision, upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        current = await current_revision(engine)
+        if current == head_revision():
+            return
+        if settings.database_url.startswith("sqlite") and settings.auto_upgrade_sqlite:
+            await upgrade(engine)
+            return
+        raise CliError(
+            f"the database is at revision {current or 'none'}, this gateway needs {head_revision()}: "
+            "run `audit-gateway db upgrade` first"
+        )
+    finally:
+        await engine.dispose()
+
+
+async def _create_key(settings: Settings, args: argparse.Namespace) -> int:
+    from app.auth.keys import create_key
+    from app.store.engine import create_engine
+
+    await ensure_schema(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        principal, secret = await create_key(
+            engine, name=args.name, tenants=args.tenants, scopes=args.scopes, sources=args.sources
+        )
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    finally:
+        await engine.dispose()
+    print(f"created key {principal.key_id} '{principal.name}': tenants={','.join(sorted(principal.tenants))} "
+          f"scopes={','.join(sorted(principal.scopes))} sources={','.join(sorted(principal.sources)) or '-'}")
+    print("the secret is shown once, on the next line:")
+    print(secret)
+    return 0
+
+
+async def _verify(settings: Settings, tenants: list[str] | None) -> int:
+    from app.store.engine import create_engine
+    from app.store.verify import tenants as all_tenants
+    from app.store.verify import verify_chain
+
+    await ensure_schema(settings)
+    engine = create_engine(settings.database_url)
+    broken = 0
+    try:
+        for tenant in tenants or await all_tenants(engine):
+            report = await verify_chain(engine, tenant)
+            if report.ok:
+                print(f"{tenant}: ok, {report.checked_count} events, head {report.head_sequence} {report.head_hash}")
+            else:
+                broken += 1
+                print(f"{tenant}: BROKEN at sequence {report.first_broken_sequence} "
+                      f"({report.checked_count} events checked)")
+    finally:
+        await engine.dispose()
+    return 1 if broken else 0
+
+
+def serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import logging
+
+    import uvicorn
+
+    from app.server import create_app
+
+    asyncio.run(ensure_schema(settings))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.demo import seed_demo
+
+    asyncio.run(ensure_schema(settings))
+    host, port = args.host or settings.host, args.port or settings.port
+    secret = asyncio.run(seed_demo(settings, approximate_events=args.events))
+    print(
+        f"\nDemo tenant 'demo' is ready. Open http://{host}:{port}/graphql and paste this into the Headers tab:\n\n"
+        f'  {{"Authorization": "Bearer {secret}"}}\n\n'
+        "then try: { events(first: 10, search: \"type:order.*\") { edges { node { __typename "
+        "... on AuditEvent { eventId occurredAt actor { id } } } } } }\n"
+    )
+    if args.no_serve:
+        return 0
+    return serve(settings, host, port)

@@ -1,0 +1,33 @@
+"""Settings, read from ``AUDIT_*`` environment variables."""
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUDIT_", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./audit.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_page_size: int = 500
+    max_batch_size: int = 1000
+    default_page_size: int = 50
+    # An embedded SQLite database upgrades itself on start; PostgreSQL never does.
+    auto_upgrade_sqlite: bool = True
+    graphiql: bool = True
+    introspection: bool = True
+    field_suggestions: bool = True
+    max_query_depth: int = 15
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_root_fields: int = 10
+    max_body_bytes: int = 5 * 1024 * 1024
+    statement_timeout_ms: int = 10_000
+    log_level: str = "info"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

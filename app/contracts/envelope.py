@@ -1,0 +1,90 @@
+"""The envelope every event carries, whatever its contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from app.contracts.values import ContractModel, Id, IpAddress, Name, Text, Timestamp
+
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+class ActorType(enum.Enum):
+    USER = "USER"
+    SERVICE = "SERVICE"
+    SYSTEM = "SYSTEM"
+    ANONYMOUS = "ANONYMOUS"
+
+
+class Outcome(enum.Enum):
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+
+
+def _not_in_future(value: dt.datetime) -> dt.datetime:
+    if value > dt.datetime.now(dt.UTC) + FUTURE_TOLERANCE:
+        raise PydanticCustomError("IN_FUTURE", "must not be more than 5 minutes in the future")
+    return value
+
+
+def _traceparent(value: str) -> str:
+    """W3C trace context: ``00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>``, ids not all zero."""
+    match = TRACEPARENT.fullmatch(value)
+    if not match or match[1] == "ff" or set(match[2]) == {"0"} or set(match[3]) == {"0"}:
+        raise PydanticCustomError(
+            "INVALID_TRACEPARENT", "must be a W3C traceparent such as 00-<32 hex>-<16 hex>-<2 hex>"
+        )
+    return value
+
+
+Traceparent = Annotated[str, Field(max_length=55), AfterValidator(_traceparent)]
+
+
+def trace_id(traceparent: str | None) -> str | None:
+    return traceparent.split("-")[1] if traceparent else None
+
+
+class Actor(ContractModel):
+    """Who did it."""
+
+    type: ActorType
+    id: Id
+    display_name: Text | None = None
+    ip: IpAddress | None = None
+    user_agent: Text | None = None
+
+
+class Target(ContractModel):
+    """What it was done to."""
+
+    type: Id
+    id: Id
+    display_name: Text | None = None
+
+
+class Envelope(ContractModel):
+    """The fields a producer sets on every event, validated before the contract data."""
+
+    event_id: Id
+    source: Name
+    occurred_at: Annotated[Timestamp, AfterValidator(_not_in_future)]
+    tenant: Name | None = None
+    actor: Actor
+    target: Target | None = None
+    outcome: Outcome = Outcome.SUCCESS
+    correlation_id: Id | None = None
+    causation_id: Id | None = None
+    traceparent: Traceparent | None = None
+
+    @model_validator(mode="after")
+    def _not_its_own_cause(self) -> Envelope:
+        if self.causation_id is not None and self.causation_id == self.event_id:
+            raise PydanticCustomError("SELF_CAUSATION", "causationId must name another event")
+        return self

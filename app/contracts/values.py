@@ -1,0 +1,151 @@
+"""Value types shared by every contract: bounded strings, money, timestamps.
+
+Each type carries its own rule, so a contract field's annotation is the whole
+story of what it accepts. Rules that fail raise ``PydanticCustomError`` whose
+type is the stable error code clients see (``TOO_LONG``, ``INVALID_CURRENCY``…).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from typing import Annotated, NewType
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from app.contracts.currencies import ISO_4217
+
+BigInt = NewType("BigInt", int)
+"""A signed 64-bit integer; GraphQL serializes it as a decimal string, JSON as an integer."""
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+ID_MAX = 200
+NAME_MAX = 64
+TEXT_MAX = 1000
+LONG_TEXT_MAX = 4096
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_WHITESPACE = re.compile(r"\s")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+class ContractModel(BaseModel):
+    """Base of every contract model: frozen, strict about unknown fields, camelCase on the wire."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        use_enum_values=False,
+    )
+
+
+def _printable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("INVALID_UNICODE", "must be valid Unicode (no lone surrogates)") from None
+    if _CONTROL.search(value):
+        raise PydanticCustomError("CONTROL_CHARACTER", "must not contain control characters")
+    return value
+
+
+def _identifier(value: str) -> str:
+    if _WHITESPACE.search(value):
+        raise PydanticCustomError("INVALID_ID", "must not contain whitespace")
+    return value
+
+
+def _name(value: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise PydanticCustomError(
+            "INVALID_NAME", "must be lower-case letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _currency(value: str) -> str:
+    if value not in ISO_4217:
+        raise PydanticCustomError("INVALID_CURRENCY", "must be an ISO 4217 code such as EUR or USD")
+    return value
+
+
+def _ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise PydanticCustomError("INVALID_IP", "must be an IPv4 or IPv6 address") from None
+    return value
+
+
+def _non_negative(value: int) -> int:
+    if value < 0:
+        raise PydanticCustomError("NEGATIVE", "must not be negative")
+    return value
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError("MISSING_OFFSET", "must carry a UTC offset, e.g. 2026-01-01T12:00:00Z")
+    return value.astimezone(dt.UTC)
+
+
+def check_text(value: str, where: str) -> str:
+    """Read-side guard for strings that reach SQL: valid Unicode, no control characters."""
+    from app.errors import BadUserInput
+
+    try:
+        _printable(value)
+    except PydanticCustomError as error:
+        raise BadUserInput(f"{where}: {error.message()}") from None
+    return value
+
+
+def canonical_timestamp(value: dt.datetime) -> str:
+    """The one text form of an instant: ``2026-03-01T10:30:15.123456Z``."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Id = Annotated[str, Field(min_length=1, max_length=ID_MAX), AfterValidator(_printable), AfterValidator(_identifier)]
+"""An identifier: 1–200 characters, no whitespace or control characters."""
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_name)]
+"""A tenant or source name such as ``checkout``: 1–64 of ``[a-z0-9_.-]``."""
+
+Label = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_printable)]
+"""A required free-text label (role, provider, dataset…): 1–1000 characters."""
+
+Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(_printable)]
+"""Optional free text (display names, reasons): up to 1000 characters."""
+
+LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX), AfterValidator(_printable)]
+"""Setting values before and after a change: up to 4096 characters."""
+
+IpAddress = Annotated[str, Field(max_length=45), AfterValidator(_ip)]
+
+Currency = Annotated[str, Field(json_schema_extra={"pattern": "^[A-Z]{3}$"}), AfterValidator(_currency)]
+
+AmountMinor = Annotated[BigInt, Field(ge=BIGINT_MIN, le=BIGINT_MAX), AfterValidator(_non_negative)]
+
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+Timestamp = Annotated[
+    dt.datetime,
+    AfterValidator(_utc),
+    PlainSerializer(canonical_timestamp, return_type=str, when_used="json"),
+]
+"""An instant with an offset; stored and hashed as ``canonical_timestamp``."""
+
+
+class Money(ContractModel):
+    """An amount in a currency's minor unit (cents for EUR)."""
+
+    amount_minor: AmountMinor
+    currency: Currency

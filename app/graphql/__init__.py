@@ -1,0 +1,1 @@
+"""The GraphQL API: Strawberry types derived from the contracts, thin resolvers, per-request loaders."""

@@ -1,0 +1,161 @@
+"""Relay-style keyset connections over events, and the filter and order inputs that shape them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import strawberry
+from strawberry.types import Info
+
+from app.contracts.values import check_text
+from app.errors import BadUserInput
+from app.graphql.data import ActorType, Outcome
+from app.graphql.events import AuditEventUnion, to_event
+from app.store.query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
+from app.store.read import TenantReader
+
+AuditEventOrderField = strawberry.enum(OrderField, name="AuditEventOrderField")
+
+
+@strawberry.enum
+class OrderDirection(enum.Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input
+class AuditEventOrder:
+    field: AuditEventOrderField = OrderField.SEQUENCE
+    direction: OrderDirection = OrderDirection.DESC
+
+    def to_order(self) -> Order:
+        return Order(field=self.field, descending=self.direction is OrderDirection.DESC)
+
+
+@strawberry.input
+class AuditEventFilter:
+    types: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description='Contract names; an entry ending in ".*" matches a prefix, e.g. "order.*".',
+    )
+    sources: list[str] | None = strawberry.UNSET
+    actor_id: str | None = strawberry.UNSET
+    actor_type: ActorType | None = strawberry.UNSET
+    target_type: str | None = strawberry.UNSET
+    target_id: str | None = strawberry.UNSET
+    outcome: Outcome | None = strawberry.UNSET
+    correlation_id: str | None = strawberry.UNSET
+    occurred_from: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Inclusive lower bound on occurredAt."
+    )
+    occurred_to: dt.datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Exclusive upper bound on occurredAt."
+    )
+    recorded_from: dt.datetime | None = strawberry.UNSET
+    recorded_to: dt.datetime | None = strawberry.UNSET
+
+    def to_filter(self) -> EventFilter:
+        def given(value: object) -> object:
+            return None if value is strawberry.UNSET else value
+
+        def text(value: str | None, name: str) -> str | None:
+            return None if value in (None, strawberry.UNSET) else check_text(value, f"filter.{name}")
+
+        def texts(values: list[str] | None, name: str) -> tuple[str, ...] | None:
+            if values in (None, strawberry.UNSET):
+                return None
+            if len(values) > 50:
+                raise BadUserInput(f"filter.{name} lists {len(values)} values; at most 50 are allowed")
+            return tuple(check_text(v, f"filter.{name}") for v in values)
+
+        actor_type, outcome = given(self.actor_type), given(self.outcome)
+        return EventFilter(
+            types=texts(self.types, "types"),
+            sources=texts(self.sources, "sources"),
+            actor_id=text(self.actor_id, "actorId"),
+            actor_type=actor_type.value if actor_type else None,
+            target_type=text(self.target_type, "targetType"),
+            target_id=text(self.target_id, "targetId"),
+            outcome=outcome.value if outcome else None,
+            correlation_id=text(self.correlation_id, "correlationId"),
+            occurred_from=given(self.occurred_from),
+            occurred_to=given(self.occurred_to),
+            recorded_from=given(self.recorded_from),
+            recorded_to=given(self.recorded_to),
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class AuditEventEdge:
+    cursor: str = strawberry.field(
+        description="Opaque keyset cursor; valid only for the query (tenant, filter, order) that produced it."
+    )
+    node: AuditEventUnion
+
+
+@strawberry.type
+class AuditEventConnection:
+    edges: list[AuditEventEdge]
+    page_info: PageInfo
+    reader: strawberry.Private[TenantReader]
+    query: strawberry.Private[EventQuery]
+
+    @strawberry.field
+    def nodes(self) -> list[AuditEventUnion]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="Exact count of events matching the filter; computed only when selected.")
+    async def total_count(self) -> int:
+        return await self.reader.count(self.query)
+
+
+async def paginate(
+    info: Info,
+    query: EventQuery,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> AuditEventConnection:
+    """One keyset page of ``query``: ``first``/``after`` forward, or ``last``/``before`` backward."""
+    context = info.context
+    reader: TenantReader = context.reader
+    if first is not None and last is not None:
+        raise BadUserInput("give first or last, not both")
+    backward = last is not None
+    size = context.bounded(last, "last") if backward else context.bounded(
+        context.settings.default_page_size if first is None else first, "first"
+    )
+    page = await reader.page(
+        query,
+        size=size,
+        after=decode_cursor(after, query, reader.tenant) if after else None,
+        before=decode_cursor(before, query, reader.tenant) if before else None,
+        backward=backward,
+    )
+    digest = query.digest(reader.tenant)
+    edges = [
+        AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest), node=to_event(record))
+        for record in page.records
+    ]
+    return AuditEventConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        reader=reader,
+        query=query,
+    )

@@ -1,0 +1,69 @@
+"""Scalars: DateTime that insists on an offset, BigInt as a decimal string, JSON for catalog metadata."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.contracts.values import BIGINT_MAX, BIGINT_MIN, BigInt, canonical_timestamp
+
+_DIGITS = re.compile(r"-?[0-9]{1,19}")
+
+
+def _serialize_datetime(value: dt.datetime) -> str:
+    return canonical_timestamp(value)
+
+
+def _parse_datetime(value: Any) -> dt.datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("DateTime must be an ISO-8601 string with an offset, e.g. 2026-01-01T12:00:00Z")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"DateTime {value!r} is not ISO-8601, e.g. 2026-01-01T12:00:00.123456+02:00") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"DateTime {value!r} has no offset: add Z or +HH:MM")
+    return parsed.astimezone(dt.UTC)
+
+
+def _serialize_bigint(value: int) -> str:
+    return str(value)
+
+
+def _parse_bigint(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("BigInt must be an integer or a string of digits")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        number = int(value)
+    else:
+        raise ValueError("BigInt must be an integer or a string of decimal digits with an optional '-'")
+    if not BIGINT_MIN <= number <= BIGINT_MAX:
+        raise ValueError("BigInt must fit in a signed 64-bit integer")
+    return number
+
+
+DateTimeScalar = strawberry.scalar(
+    name="DateTime",
+    description="ISO-8601 date-time with an offset; UTC on output, microseconds kept.",
+    serialize=_serialize_datetime,
+    parse_value=_parse_datetime,
+)
+
+BigIntScalar = strawberry.scalar(
+    name="BigInt",
+    description=(
+        'A signed 64-bit integer, serialized as a string of decimal digits with an optional leading "-".'
+    ),
+    serialize=_serialize_bigint,
+    parse_value=_parse_bigint,
+)
+
+SCALARS = {dt.datetime: DateTimeScalar, BigInt: BigIntScalar}
+
+__all__ = ["JSON", "SCALARS", "BigInt"]

@@ -1,0 +1,41 @@
+"""The schema, built once per configuration, with its limits and error policy."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+
+from app.config import Settings
+from app.graphql import events
+from app.graphql.errors import ErrorPolicy
+from app.graphql.mutation import Mutation
+from app.graphql.query import Query
+from app.graphql.scalars import SCALARS
+
+# Concrete event types are reached only through the union; list them so every one is in the schema.
+EVENT_TYPES = list(events.EVENT_TYPES.values())
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    extensions: list[object] = [
+        ErrorPolicy,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=EVENT_TYPES,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,135 @@
+"""The one write path: validate → authorize → append. Every way in (GraphQL now) calls ``record_events``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.principal import Principal
+from app.contracts import BY_INPUT_MEMBER, Envelope, Problem
+from app.contracts.problems import problems_from
+from app.store import append as store
+from app.store.records import EventRecord, NewEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One event as a caller sent it: envelope fields, the ``EventDataInput`` member named, and its data."""
+
+    envelope: Mapping[str, Any]
+    member: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    record: EventRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    record: EventRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    event_id: str | None
+    problems: list[Problem]
+
+
+Result = Accepted | Duplicate | Rejected
+
+
+def validate(submission: Submission, principal: Principal) -> NewEvent | Rejected:
+    """Check one submission against its contract and the caller's rights; collect every problem."""
+    problems: list[Problem] = []
+    envelope: Envelope | None = None
+    try:
+        envelope = Envelope.model_validate(submission.envelope)
+    except ValidationError as error:
+        problems += problems_from(error)
+
+    contract = BY_INPUT_MEMBER.get(submission.member)
+    data = None
+    if contract is None:
+        problems.append(Problem(("data",), "UNKNOWN_CONTRACT", f"no event contract named {submission.member!r}"))
+    else:
+        try:
+            data = contract.model.model_validate(submission.data)
+        except ValidationError as error:
+            problems += problems_from(error, ("data", submission.member))
+
+    tenant = None
+    if envelope is not None:
+        tenant = envelope.tenant
+        if tenant is None and len(principal.tenants) == 1:
+            (tenant,) = principal.tenants
+        if tenant is None:
+            problems.append(Problem(("tenant",), "TENANT_REQUIRED", "this key holds several tenants: name one"))
+        elif tenant not in principal.tenants:
+            problems.append(Problem(("tenant",), "FORBIDDEN", f"this key may not write to tenant {tenant!r}"))
+        elif envelope.source not in principal.sources:
+            problems.append(Problem(("source",), "FORBIDDEN", f"this key may not write as source {envelope.source!r}"))
+
+    if problems or envelope is None or contract is None or data is None or tenant is None:
+        return Rejected(_event_id(submission, envelope, problems), problems)
+    actor, target = envelope.actor, envelope.target
+    return NewEvent(
+        tenant=tenant,
+        event_id=envelope.event_id,
+        source=envelope.source,
+        type=contract.name,
+        schema_version=contract.version,
+        occurred_at=envelope.occurred_at,
+        actor_type=actor.type.value,
+        actor_id=actor.id,
+        actor_display_name=actor.display_name,
+        actor_ip=actor.ip,
+        actor_user_agent=actor.user_agent,
+        target_type=target.type if target else None,
+        target_id=target.id if target else None,
+        target_display_name=target.display_name if target else None,
+        outcome=envelope.outcome.value,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        traceparent=envelope.traceparent,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def _event_id(submission: Submission, envelope: Envelope | None, problems: list[Problem]) -> str | None:
+    if envelope is not None:
+        return envelope.event_id
+    raw = submission.envelope.get("event_id", submission.envelope.get("eventId"))
+    if isinstance(raw, str) and not any(p.path[:1] == ("eventId",) for p in problems):
+        return raw
+    return None
+
+
+async def record_events(engine: AsyncEngine, principal: Principal, submissions: Sequence[Submission]) -> list[Result]:
+    """Validate each submission on its own, then append every valid one in one transaction.
+
+    Results come back in input order. A database failure raises: nothing is
+    reported as accepted unless the whole transaction committed.
+    """
+    checked = [validate(submission, principal) for submission in submissions]
+    valid = [event for event in checked if isinstance(event, NewEvent)]
+    appended = iter(await store.append(engine, valid))
+    results: list[Result] = []
+    for event in checked:
+        if isinstance(event, Rejected):
+            results.append(event)
+            continue
+        outcome = next(appended)
+        if isinstance(outcome, store.Accepted):
+            results.append(Accepted(outcome.record))
+        elif isinstance(outcome, store.Duplicate):
+            results.append(Duplicate(outcome.record))
+        else:
+            conflict = Problem(("eventId",), "CONFLICT", "a different event already holds this eventId in this tenant")
+            results.append(Rejected(event.event_id, [conflict]))
+    return results

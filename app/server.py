@@ -1,0 +1,123 @@
+"""The ASGI application: ``/graphql`` (POST for operations, GET for GraphiQL), static assets, health."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from app.auth.keys import authenticate
+from app.config import Settings
+from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
+from app.graphql.context import Context
+from app.graphql.schema import build_schema
+from app.store.engine import create_engine
+
+log = logging.getLogger("app.server")
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, our offline GraphiQL and orjson encoding."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+        )
+        self.engine = engine
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal = None
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and secret.strip():
+            principal = await authenticate(self.engine, secret.strip())
+        return Context(engine=self.engine, settings=self.settings, principal=principal)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_html(endpoint=str(request.url.path)))
+
+    def encode_json(self, data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bytes:
+        return orjson.dumps(data)
+
+
+class BodyLimit:
+    """Refuses a request body over ``limit`` bytes with 413, without reading it whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {"errors": [{"message": f"request body is larger than {self.limit} bytes",
+                            "extensions": {"code": "LIMIT_EXCEEDED"}}]}
+        await JSONResponse(body, status_code=413)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+    settings = settings or Settings()
+    owned = engine is None
+    engine = engine or create_engine(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned:
+            await engine.dispose()
+
+    async def health(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    graphql = GatewayGraphQL(engine, settings)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", health),
+    ]
+    if settings.graphiql:
+        routes.append(Mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static"))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.state.engine = engine
+    return app

@@ -1,0 +1,1 @@
+"""Storage: tables, the append path, tenant-scoped reads, the hash chain and migrations."""

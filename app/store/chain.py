@@ -1,0 +1,62 @@
+"""The hash chain, exactly as DESIGN.md states it, so anyone can recompute it.
+
+``hash = hex(SHA-256(previous_hash_hex_ascii || canonical_bytes))``, where the
+canonical bytes are sorted-key, space-free JSON of the event as recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from app.contracts.values import canonical_timestamp
+from app.store.records import EventRecord, NewEvent
+
+GENESIS_HASH = "0" * 64
+
+
+def content(event: NewEvent | EventRecord) -> dict[str, Any]:
+    """What the producer said: the part of an event that decides duplicate versus conflict."""
+    has_target = event.target_type is not None
+    return {
+        "eventId": event.event_id,
+        "source": event.source,
+        "type": event.type,
+        "schemaVersion": event.schema_version,
+        "occurredAt": canonical_timestamp(event.occurred_at),
+        "actor": {
+            "type": event.actor_type,
+            "id": event.actor_id,
+            "displayName": event.actor_display_name,
+            "ip": event.actor_ip,
+            "userAgent": event.actor_user_agent,
+        },
+        "target": {"type": event.target_type, "id": event.target_id, "displayName": event.target_display_name}
+        if has_target
+        else None,
+        "outcome": event.outcome,
+        "correlationId": event.correlation_id,
+        "causationId": event.causation_id,
+        "traceparent": event.traceparent,
+        "data": event.data,
+    }
+
+
+def canonical_bytes(event: NewEvent | EventRecord, *, tenant: str, sequence: int, recorded_at: dt.datetime) -> bytes:
+    document = {
+        **content(event),
+        "tenant": tenant,
+        "sequence": sequence,
+        "recordedAt": canonical_timestamp(recorded_at),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def record_canonical(record: EventRecord) -> bytes:
+    return canonical_bytes(record, tenant=record.tenant, sequence=record.sequence, recorded_at=record.recorded_at)
+
+
+def link(previous_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(previous_hash.encode("ascii") + canonical).hexdigest()

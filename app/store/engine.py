@@ -1,0 +1,60 @@
+"""Engine setup: durable SQLite (WAL, synchronous=FULL) or PostgreSQL through asyncpg."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+WRITE = {"audit_write": True}
+"""Execution options of a write transaction: on SQLite it starts with BEGIN IMMEDIATE."""
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str, *, statement_timeout_ms: int = 10_000, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, statement_timeout_ms)
+    if not url.startswith("postgresql"):
+        raise ValueError(f"unsupported database URL {url.split(':', 1)[0]}: use sqlite+aiosqlite or postgresql+asyncpg")
+    settings = {"statement_timeout": str(statement_timeout_ms), "synchronous_commit": "on"}
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": settings},
+    )
+
+
+def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE is ours to issue.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # One writer at a time: a write transaction takes the lock up front, so it
+        # waits its turn instead of failing when it would upgrade a read lock.
+        immediate = connection.get_execution_options().get("audit_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+async def write_connection(engine: AsyncEngine) -> AsyncConnection:
+    connection = await engine.connect()
+    return await connection.execution_options(**WRITE)

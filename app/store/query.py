@@ -1,0 +1,166 @@
+"""What a reader asks for: filters, an order, and the keyset cursor that marks a place in it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_
+
+from app.errors import InvalidCursor
+from app.store.records import EventRecord
+from app.store.tables import events
+
+
+class OrderField(Enum):
+    SEQUENCE = "SEQUENCE"
+    OCCURRED_AT = "OCCURRED_AT"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    field: OrderField = OrderField.SEQUENCE
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Conditions that must all hold. ``types`` entries ending in ``.*`` match a prefix."""
+
+    types: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+    actor_id: str | None = None
+    actor_type: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    outcome: str | None = None
+    correlation_id: str | None = None
+    occurred_from: dt.datetime | None = None
+    occurred_to: dt.datetime | None = None
+    recorded_from: dt.datetime | None = None
+    recorded_to: dt.datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        c = events.c
+        found: list[ColumnElement[bool]] = []
+        if self.types is not None:
+            found.append(or_(*(_type_condition(pattern) for pattern in self.types)) if self.types else or_(False))
+        if self.sources is not None:
+            found.append(c.source.in_(self.sources))
+        for column, value in (
+            (c.actor_id, self.actor_id),
+            (c.actor_type, self.actor_type),
+            (c.target_type, self.target_type),
+            (c.target_id, self.target_id),
+            (c.outcome, self.outcome),
+            (c.correlation_id, self.correlation_id),
+        ):
+            if value is not None:
+                found.append(column == value)
+        if self.occurred_from is not None:
+            found.append(c.occurred_at >= self.occurred_from)
+        if self.occurred_to is not None:
+            found.append(c.occurred_at < self.occurred_to)
+        if self.recorded_from is not None:
+            found.append(c.recorded_at >= self.recorded_from)
+        if self.recorded_to is not None:
+            found.append(c.recorded_at < self.recorded_to)
+        return found
+
+
+def _type_condition(pattern: str) -> ColumnElement[bool]:
+    if not pattern.endswith(".*"):
+        return events.c.type == pattern
+    prefix = pattern[:-1]  # "order.*" → "order."; a range keeps the (tenant, type, sequence) index usable
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(events.c.type >= prefix, events.c.type < upper)
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """A filtered, ordered view of one tenant's log."""
+
+    filters: tuple[EventFilter, ...] = ()
+    order: Order = Order()
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return [condition for f in self.filters for condition in f.conditions()]
+
+    def digest(self, tenant: str) -> str:
+        """Binds a cursor to the tenant, order and filters that produced it."""
+        described = {
+            "tenant": tenant,
+            "order": [self.order.field.value, self.order.descending],
+            "filters": [asdict(f) for f in self.filters],
+        }
+        text = json.dumps(described, sort_keys=True, default=_jsonable)
+        return hashlib.sha256(text.encode()).hexdigest()[:22]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(type(value))
+
+
+Position = tuple[int] | tuple[dt.datetime, int]
+"""A keyset position: ``(sequence,)`` or ``(occurred_at, sequence)``."""
+
+
+def position_of(record: EventRecord, order: Order) -> Position:
+    if order.field is OrderField.OCCURRED_AT:
+        return (record.occurred_at, record.sequence)
+    return (record.sequence,)
+
+
+def encode_cursor(position: Position, digest: str) -> str:
+    keys = [p.isoformat() if isinstance(p, dt.datetime) else p for p in position]
+    raw = json.dumps({"k": keys, "q": digest}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, query: EventQuery, tenant: str) -> Position:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        document = json.loads(raw)
+        keys, digest = document["k"], document["q"]
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise InvalidCursor("the cursor is not one this gateway issued") from None
+    if digest != query.digest(tenant):
+        raise InvalidCursor("the cursor belongs to another query: use it with the same filter, search and order")
+    try:
+        if query.order.field is OrderField.OCCURRED_AT:
+            moment, sequence = keys
+            parsed = dt.datetime.fromisoformat(moment)
+            if parsed.tzinfo is None or type(sequence) is not int:
+                raise ValueError
+            return (parsed.astimezone(dt.UTC), sequence)
+        (sequence,) = keys
+        if type(sequence) is not int:
+            raise ValueError
+        return (sequence,)
+    except (ValueError, TypeError):
+        raise InvalidCursor("the cursor is not one this gateway issued") from None
+
+
+def beyond(position: Position, order: Order, *, forward: bool) -> ColumnElement[bool]:
+    """Rows strictly after ``position`` in the direction of travel (forward = the query's own order)."""
+    ascending = order.descending != forward
+    sequence = position[-1]
+    seq_beyond = events.c.sequence > sequence if ascending else events.c.sequence < sequence
+    if order.field is OrderField.SEQUENCE:
+        return seq_beyond
+    moment = position[0]
+    column = events.c.occurred_at
+    # The redundant bound keeps the (tenant, occurred_at, sequence) index usable on both backends.
+    bound = column >= moment if ascending else column <= moment
+    strictly = column > moment if ascending else column < moment
+    return and_(bound, or_(strictly, and_(column == moment, seq_beyond)))

@@ -1,0 +1,159 @@
+"""Reads, always inside one tenant: keyset pages, counts and the batched lookups behind DataLoaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.store.query import EventQuery, OrderField, Position, beyond
+from app.store.records import EventRecord
+from app.store.tables import events
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[EventRecord]
+    has_next: bool
+    has_previous: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationSummary:
+    correlation_id: str
+    event_count: int
+    first_occurred_at: dt.datetime
+    last_occurred_at: dt.datetime
+    sources: list[str]
+
+
+class TenantReader:
+    """Every statement this class runs is scoped to ``tenant``; no caller can widen it."""
+
+    def __init__(self, engine: AsyncEngine, tenant: str) -> None:
+        self.engine = engine
+        self.tenant = tenant
+
+    def _in_tenant(self, *conditions: ColumnElement[bool]) -> Select[tuple[object, ...]]:
+        return select(events).where(events.c.tenant == self.tenant, *conditions)
+
+    async def _records(self, statement: Select[tuple[object, ...]]) -> list[EventRecord]:
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(statement)
+            return [EventRecord(**row._mapping) for row in rows]
+
+    async def page(
+        self,
+        query: EventQuery,
+        *,
+        size: int,
+        after: Position | None = None,
+        before: Position | None = None,
+        backward: bool = False,
+    ) -> Page:
+        """``size`` events after ``after`` (or, going ``backward``, before ``before``), in the query's order.
+
+        One statement: it fetches ``size + 1`` rows to learn whether more exist.
+        The log is append-only, so an event at the given cursor still exists and
+        the opposite direction's flag is simply whether a cursor was given.
+        """
+        conditions = query.conditions()
+        if after is not None:
+            conditions.append(beyond(after, query.order, forward=True))
+        if before is not None:
+            conditions.append(beyond(before, query.order, forward=False))
+        travel_descending = query.order.descending != backward
+        keys = [events.c.sequence] if query.order.field is OrderField.SEQUENCE else [events.c.occurred_at, events.c.sequence]
+        statement = (
+            self._in_tenant(*conditions)
+            .order_by(*(key.desc() if travel_descending else key.asc() for key in keys))
+            .limit(size + 1)
+        )
+        records = await self._records(statement)
+        more = len(records) > size
+        records = records[:size]
+        if backward:
+            records.reverse()
+            return Page(records, has_next=before is not None, has_previous=more)
+        return Page(records, has_next=more, has_previous=after is not None)
+
+    async def count(self, query: EventQuery) -> int:
+        statement = select(func.count()).select_from(events).where(events.c.tenant == self.tenant, *query.conditions())
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(statement)).scalar_one())
+
+    async def by_event_ids(self, event_ids: Iterable[str]) -> dict[str, EventRecord]:
+        wanted = sorted(set(event_ids))
+        if not wanted:
+            return {}
+        return {r.event_id: r for r in await self._records(self._in_tenant(events.c.event_id.in_(wanted)))}
+
+    async def by_sequences(self, sequences: Iterable[int]) -> dict[int, EventRecord]:
+        wanted = sorted(set(sequences))
+        if not wanted:
+            return {}
+        return {r.sequence: r for r in await self._records(self._in_tenant(events.c.sequence.in_(wanted)))}
+
+    async def effects(self, event_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
+        """Per event id, the first ``limit`` events it caused, oldest first."""
+        return await self._first_per_key(events.c.causation_id, event_ids, limit)
+
+    async def by_correlation(self, correlation_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
+        """Per correlation id, its first ``limit`` events, oldest first."""
+        return await self._first_per_key(events.c.correlation_id, correlation_ids, limit)
+
+    async def _first_per_key(
+        self, key: ColumnElement[str | None], values: Sequence[str], limit: int
+    ) -> dict[str, list[EventRecord]]:
+        found: dict[str, list[EventRecord]] = {value: [] for value in values}
+        if not found or limit <= 0:
+            return found
+        rank = func.row_number().over(partition_by=key, order_by=events.c.sequence).label("rank")
+        ranked = (
+            select(events, rank).where(events.c.tenant == self.tenant, key.in_(sorted(found))).subquery("ranked")
+        )
+        statement = (
+            select(*(ranked.c[column.name] for column in events.columns))
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.sequence)
+        )
+        for record in await self._records(statement):
+            found[getattr(record, key.name)].append(record)
+        return found
+
+    async def correlation_summaries(self, correlation_ids: Sequence[str]) -> dict[str, CorrelationSummary]:
+        wanted = sorted(set(correlation_ids))
+        if not wanted:
+            return {}
+        c = events.c
+        statement = (
+            select(
+                c.correlation_id,
+                c.source,
+                func.count().label("n"),
+                func.min(c.occurred_at).label("first"),
+                func.max(c.occurred_at).label("last"),
+            )
+            .where(c.tenant == self.tenant, c.correlation_id.in_(wanted))
+            .group_by(c.correlation_id, c.source)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        summaries: dict[str, CorrelationSummary] = {}
+        for row in rows:
+            first, last = row.first, row.last
+            prior = summaries.get(row.correlation_id)
+            if prior is None:
+                summaries[row.correlation_id] = CorrelationSummary(row.correlation_id, row.n, first, last, [row.source])
+            else:
+                summaries[row.correlation_id] = CorrelationSummary(
+                    row.correlation_id,
+                    prior.event_count + row.n,
+                    min(prior.first_occurred_at, first),
+                    max(prior.last_occurred_at, last),
+                    sorted([*prior.sources, row.source]),
+                )
+        return summaries
