@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 # Pydantic's own error types, renamed to this project's stable codes.
 _CODES = {
@@ -44,6 +45,7 @@ def problems_from(error: ValidationError, prefix: Sequence[str] = ()) -> list[Pr
     for detail in error.errors(include_url=False, include_input=False):
         kind = detail["type"]
         code = kind if kind.isupper() else _CODES.get(kind, "INVALID")
-        path = (*prefix, *(str(part) for part in detail["loc"]))
+        # Contract models alias every field with to_camel: the same rule names the GraphQL fields.
+        path = (*prefix, *(to_camel(part) if isinstance(part, str) else str(part) for part in detail["loc"]))
         problems.append(Problem(path, code, detail["msg"]))
     return problems
