@@ -1,0 +1,180 @@
+"""Under stress: concurrent writers, retries, a database failure, and a server killed mid-ingestion."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.keys import create_key
+from app.store.verify import verify_chain
+from tests.conftest import SOURCES, Api
+from tests.events import RECORD, order_placed, payment_captured
+
+COUNTS = "mutation($events: [RecordEventInput!]!) { recordEvents(events: $events) { acceptedCount duplicateCount " \
+         "rejectedCount results { __typename } } }"
+
+
+async def _stored(engine: AsyncEngine, tenant: str) -> list[tuple[int, str]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT sequence, event_id FROM events WHERE tenant = :t ORDER BY sequence"), {"t": tenant}
+        )
+        return [(row.sequence, row.event_id) for row in rows]
+
+
+async def test_concurrent_writers_on_two_tenants(api: Api, engine: AsyncEngine, tenant: str) -> None:
+    other = f"t{uuid.uuid4().hex[:12]}"
+    _, other_key = await create_key(engine, name="w2", tenants=[other], scopes=["events:write"], sources=SOURCES)
+
+    async def client(key: str | None, batches: int) -> int:
+        accepted = 0
+        for _ in range(batches):
+            events = [order_placed() for _ in range(10)]
+            if key is None:
+                body = await api.ok(COUNTS, {"events": events}, key="writer")
+            else:
+                response = await api.client.post("/graphql", json={"query": COUNTS, "variables": {"events": events}},
+                                                 headers={"Authorization": f"Bearer {key}"})
+                body = response.json()["data"]
+            accepted += body["recordEvents"]["acceptedCount"]
+        return accepted
+
+    results = await asyncio.gather(*[client(None, 5) for _ in range(8)], *[client(other_key, 5) for _ in range(4)])
+    assert sum(results[:8]) == 400 and sum(results[8:]) == 200
+
+    for name, expected in ((tenant, 400), (other, 200)):
+        stored = await _stored(engine, name)
+        assert [sequence for sequence, _ in stored] == list(range(1, expected + 1)), "gap-free, strictly increasing"
+        assert len({event_id for _, event_id in stored}) == expected, "each event stored exactly once"
+        report = await verify_chain(engine, name)
+        assert report.ok and report.checked_count == expected
+
+
+async def test_the_same_batch_sent_ten_times_at_once_is_stored_once(api: Api, engine: AsyncEngine, tenant: str) -> None:
+    batch = [order_placed() for _ in range(20)]
+    payloads = await asyncio.gather(*[api.ok(COUNTS, {"events": batch}) for _ in range(10)])
+    assert sum(p["recordEvents"]["acceptedCount"] for p in payloads) == 20
+    assert sum(p["recordEvents"]["duplicateCount"] for p in payloads) == 180
+    assert len(await _stored(engine, tenant)) == 20
+    assert (await verify_chain(engine, tenant)).ok
+
+
+async def test_a_database_failure_fails_the_request_and_writes_nothing(
+    api: Api, engine: AsyncEngine, tenant: str, backend: str
+) -> None:
+    """A real failure inside the transaction (a trigger refuses one row): nothing is reported or kept."""
+    if backend == "postgresql":
+        setup = [
+            "CREATE OR REPLACE FUNCTION test_refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.event_id LIKE 'boom%' THEN RAISE EXCEPTION 'disk on fire'; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER test_refuse_boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION test_refuse_boom()",
+        ]
+        teardown = ["DROP TRIGGER test_refuse_boom ON events", "DROP FUNCTION test_refuse_boom()"]
+    else:
+        setup = ["CREATE TRIGGER test_refuse_boom BEFORE INSERT ON events WHEN NEW.event_id LIKE 'boom%' "
+                 "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"]
+        teardown = ["DROP TRIGGER test_refuse_boom"]
+    async with engine.begin() as connection:
+        for statement in setup:
+            await connection.execute(text(statement))
+    try:
+        good = order_placed()
+        body = await api.post(COUNTS, {"events": [good, order_placed(f"boom_{uuid.uuid4().hex[:8]}")]})
+    finally:
+        async with engine.begin() as connection:
+            for statement in teardown:
+                await connection.execute(text(statement))
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "INTERNAL" and "fire" not in error["message"]
+    assert await _stored(engine, tenant) == []
+    again = await api.ok(COUNTS, {"events": [good]})
+    assert again["recordEvents"]["acceptedCount"] == 1, "the good event was not half-written before"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AUDIT_DATABASE_URL": database_url, "AUDIT_LOG_LEVEL": "warning"}
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read().decode() if process.stderr else "server exited")
+    process.kill()
+    raise AssertionError("server did not start within 30 s")
+
+
+async def test_sigkill_during_ingestion_loses_no_acknowledged_event(
+    engine: AsyncEngine, tenant: str, database_url: str
+) -> None:
+    _, key = await create_key(engine, name="crash", tenants=[tenant], scopes=["events:write"], sources=SOURCES)
+    port = _free_port()
+    server = _start_server(database_url, port)
+    url = f"http://127.0.0.1:{port}/graphql"
+    acknowledged: list[list[str]] = []
+    sent: list[list[str]] = []
+
+    async def sender(client: httpx.AsyncClient, worker: int) -> None:
+        for n in range(200):  # bounded; the kill ends it much sooner
+            batch = [order_placed(f"crash_{worker}_{n}_{i}") for i in range(25)] + [payment_captured()]
+            ids = [event["eventId"] for event in batch]
+            sent.append(ids)
+            try:
+                response = await client.post(url, json={"query": COUNTS, "variables": {"events": batch}},
+                                             headers={"Authorization": f"Bearer {key}"}, timeout=10)
+            except httpx.HTTPError:
+                return
+            if response.status_code == 200 and (response.json().get("data") or {}).get("recordEvents", {}).get(
+                "acceptedCount"
+            ) == len(batch):
+                acknowledged.append(ids)
+
+    async def killer() -> None:
+        while len(acknowledged) < 12:
+            await asyncio.sleep(0.01)
+        server.send_signal(signal.SIGKILL)
+
+    try:
+        async with httpx.AsyncClient() as client:
+            await asyncio.wait_for(asyncio.gather(killer(), *[sender(client, w) for w in range(4)]), timeout=120)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    assert server.returncode == -signal.SIGKILL
+
+    restarted = _start_server(database_url, port)
+    try:
+        stored = {event_id for _, event_id in await _stored(engine, tenant)}
+        for ids in acknowledged:
+            assert set(ids) <= stored, "an acknowledged batch is missing after the crash"
+        for ids in sent:
+            present = len(set(ids) & stored)
+            assert present in (0, len(ids)), f"a batch was half-written: {present} of {len(ids)}"
+        report = await verify_chain(engine, tenant)
+        assert report.ok and report.checked_count == len(stored)
+        assert len(stored) >= 12 * 26
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=10)
