@@ -50,7 +50,7 @@ def postgres_url() -> Iterator[str]:
     name = f"audit_test_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "no PostgreSQL here"
+    except Exception as error:
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required (AUDIT_REQUIRE_POSTGRES=1) but unreachable: {error}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {error}")
@@ -163,7 +163,8 @@ class StatementCounter:
         self.statements: list[str] = []
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        self.statements.append(statement)
+        if statement != "BEGIN" and not statement.startswith("BEGIN "):  # SQLite's explicit transaction start
+            self.statements.append(statement)
 
     @property
     def count(self) -> int:

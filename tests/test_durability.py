@@ -12,14 +12,13 @@ import time
 import uuid
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.keys import create_key
 from app.store.verify import verify_chain
 from tests.conftest import SOURCES, Api
-from tests.events import RECORD, order_placed, payment_captured
+from tests.events import order_placed, payment_captured
 
 COUNTS = "mutation($events: [RecordEventInput!]!) { recordEvents(events: $events) { acceptedCount duplicateCount " \
          "rejectedCount results { __typename } } }"

@@ -22,6 +22,7 @@ _CODES = {
     "enum": "INVALID_VALUE",
     "extra_forbidden": "UNKNOWN_FIELD",
     "string_type": "INVALID_TYPE",
+    "string_unicode": "INVALID_UNICODE",
     "int_type": "INVALID_TYPE",
     "int_parsing": "INVALID_TYPE",
     "bool_type": "INVALID_TYPE",

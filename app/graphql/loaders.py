@@ -1,13 +1,79 @@
-"""Per-request DataLoaders: one SQL statement per field and nesting level, whatever the page size."""
+"""Per-request batch loaders: one SQL statement per field and nesting level, whatever the page size.
+
+Strawberry's DataLoader batches the keys asked for within one event-loop tick.
+Here sibling fields (``causedBy``, ``effects``, ``correlated``) finish their
+queries at different moments, so their children's keys would arrive in
+separate ticks and split one level into several statements. The ``Batcher``
+runs the loaders of a request in rounds instead: it lets resolvers settle,
+runs every loader that has keys, waits for all of them, and only then starts
+the next round — so each nesting level is one statement per field.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from strawberry.dataloader import DataLoader
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
 
 from app.store.read import TenantReader
 from app.store.records import EventRecord
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+SETTLE_HOPS = 25
+"""Event-loop turns given to resolvers to ask for their keys before a round runs (no I/O is pending then)."""
+
+
+class Batcher:
+    def __init__(self) -> None:
+        self._waiting: set[BatchLoader[object, object]] = set()
+        self._rounds: asyncio.Task[None] | None = None
+
+    def wake(self, loader: BatchLoader[K, V]) -> None:
+        self._waiting.add(loader)  # type: ignore[arg-type]
+        if self._rounds is None:
+            self._rounds = asyncio.get_running_loop().create_task(self._run_rounds())
+
+    async def _run_rounds(self) -> None:
+        try:
+            while self._waiting:
+                for _ in range(SETTLE_HOPS):
+                    await asyncio.sleep(0)
+                loaders, self._waiting = self._waiting, set()
+                await asyncio.gather(*(loader.run() for loader in loaders))
+        finally:
+            self._rounds = None
+
+
+class BatchLoader(Generic[K, V]):
+    """Caches per key for the request; ``fetch`` gets every key of a round at once, in order."""
+
+    def __init__(self, batcher: Batcher, fetch: Callable[[Sequence[K]], Awaitable[Sequence[V]]]) -> None:
+        self._batcher = batcher
+        self._fetch = fetch
+        self._cache: dict[K, asyncio.Future[V]] = {}
+        self._pending: dict[K, asyncio.Future[V]] = {}
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        future = self._cache.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._cache[key] = self._pending[key] = future
+            self._batcher.wake(self)
+        return future
+
+    async def run(self) -> None:
+        pending, self._pending = self._pending, {}
+        try:
+            values = await self._fetch(list(pending))
+        except Exception as error:
+            for future in pending.values():
+                future.set_exception(error)
+            return
+        for future, value in zip(pending.values(), values, strict=True):
+            future.set_result(value)
+
 
 LimitedKey = tuple[str, int]
 """(id, how many events at most)."""
@@ -16,10 +82,11 @@ LimitedKey = tuple[str, int]
 class Loaders:
     def __init__(self, reader: TenantReader) -> None:
         self.reader = reader
-        self.by_event_id = DataLoader[str, EventRecord | None](self._by_event_id)
-        self.by_sequence = DataLoader[int, EventRecord | None](self._by_sequence)
-        self.effects = DataLoader[LimitedKey, list[EventRecord]](self._effects)
-        self.correlated = DataLoader[LimitedKey, list[EventRecord]](self._correlated)
+        batcher = Batcher()
+        self.by_event_id = BatchLoader[str, EventRecord | None](batcher, self._by_event_id)
+        self.by_sequence = BatchLoader[int, EventRecord | None](batcher, self._by_sequence)
+        self.effects = BatchLoader[LimitedKey, list[EventRecord]](batcher, self._effects)
+        self.correlated = BatchLoader[LimitedKey, list[EventRecord]](batcher, self._correlated)
 
     async def _by_event_id(self, keys: Sequence[str]) -> list[EventRecord | None]:
         found = await self.reader.by_event_ids(keys)

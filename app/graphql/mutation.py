@@ -34,7 +34,9 @@ class RecordEventInput:
     data: d.EventDataInput
 
     def to_submission(self) -> Submission:
-        (member,) = [f for f in dataclasses.fields(d.EventDataInput) if getattr(self.data, f.name) is not strawberry.UNSET]
+        (member,) = [
+            f for f in dataclasses.fields(d.EventDataInput) if getattr(self.data, f.name) is not strawberry.UNSET
+        ]
         member_input = getattr(self.data, member.name)
         envelope = {
             "event_id": self.event_id,
@@ -111,7 +113,9 @@ class Mutation:
         context = info.context
         principal = context.require(Scope.WRITE)
         if len(events) > context.settings.max_batch_size:
-            raise LimitExceeded(f"recordEvents takes at most {context.settings.max_batch_size} events, got {len(events)}")
+            raise LimitExceeded(
+                f"recordEvents takes at most {context.settings.max_batch_size} events, got {len(events)}"
+            )
         outcomes = await record_events(context.engine, principal, [event.to_submission() for event in events])
         results: list[EventAccepted | EventDuplicate | EventRejected] = []
         for index, outcome in enumerate(outcomes):

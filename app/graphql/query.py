@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import strawberry
@@ -9,6 +10,7 @@ from strawberry.types import Info
 
 from app.auth.principal import Scope
 from app.contracts.values import BigInt, check_text
+from app.errors import LimitExceeded
 from app.graphql.catalog import CATALOG, EventTypeInfo
 from app.graphql.connection import AuditEventConnection, AuditEventFilter, AuditEventOrder, paginate
 from app.graphql.events import AuditEventUnion, Node, parse_node_id, to_event
@@ -58,7 +60,8 @@ async def _nodes(info: Info, ids: list[strawberry.ID]) -> list[AuditEventUnion |
     reader = info.context.reader
     wanted = [parse_node_id(node_id) for node_id in ids]
     sequences = [key[1] for key in wanted if key is not None and key[0] == reader.tenant]
-    loaded = {s: await info.context.loaders.by_sequence.load(s) for s in sequences} if sequences else {}
+    found = await asyncio.gather(*(info.context.loaders.by_sequence.load(s) for s in sequences))
+    loaded = dict(zip(sequences, found, strict=True))
     records = [loaded.get(key[1]) if key is not None and key[0] == reader.tenant else None for key in wanted]
     return [to_event(record) if record else None for record in records]
 
@@ -75,8 +78,6 @@ class Query:
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         info.context.require(Scope.READ)
         if len(ids) > MAX_NODE_IDS:
-            from app.errors import LimitExceeded
-
             raise LimitExceeded(f"nodes takes at most {MAX_NODE_IDS} ids, got {len(ids)}")
         return await _nodes(info, ids)
 
@@ -96,7 +97,9 @@ class Query:
         order_by: AuditEventOrder | None = None,
     ) -> AuditEventConnection:
         info.context.require(Scope.READ)
-        filters = tuple(f for f in (filter.to_filter() if filter else None, parse_search(search) if search else None) if f)
+        filters = tuple(
+            f for f in (filter.to_filter() if filter else None, parse_search(search) if search else None) if f
+        )
         query = EventQuery(filters=filters, order=order_by.to_order() if order_by else Order())
         return await paginate(info, query, first=first, after=after, last=last, before=before)
 

@@ -66,7 +66,11 @@ class TenantReader:
         if before is not None:
             conditions.append(beyond(before, query.order, forward=False))
         travel_descending = query.order.descending != backward
-        keys = [events.c.sequence] if query.order.field is OrderField.SEQUENCE else [events.c.occurred_at, events.c.sequence]
+        keys = (
+            [events.c.sequence]
+            if query.order.field is OrderField.SEQUENCE
+            else [events.c.occurred_at, events.c.sequence]
+        )
         statement = (
             self._in_tenant(*conditions)
             .order_by(*(key.desc() if travel_descending else key.asc() for key in keys))
@@ -112,9 +116,7 @@ class TenantReader:
         if not found or limit <= 0:
             return found
         rank = func.row_number().over(partition_by=key, order_by=events.c.sequence).label("rank")
-        ranked = (
-            select(events, rank).where(events.c.tenant == self.tenant, key.in_(sorted(found))).subquery("ranked")
-        )
+        ranked = select(events, rank).where(events.c.tenant == self.tenant, key.in_(sorted(found))).subquery("ranked")
         statement = (
             select(*(ranked.c[column.name] for column in events.columns))
             .where(ranked.c.rank <= limit)

@@ -23,15 +23,18 @@ async def _record(api: Api, n: int = 3) -> None:
     assert (await api.ok(RECORD, {"events": events}))["recordEvents"]["acceptedCount"] == n
 
 
-@pytest.mark.parametrize("statement", ["UPDATE events SET actor_id = 'mallory' WHERE tenant = :t",
-                                       "DELETE FROM events WHERE tenant = :t"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE events SET actor_id = 'mallory' WHERE tenant = :t", "DELETE FROM events WHERE tenant = :t"]
+)
 async def test_raw_update_and_delete_are_refused(api: Api, engine: AsyncEngine, tenant: str, statement: str) -> None:
     await _record(api)
     with pytest.raises(DBAPIError, match="append-only"):
         async with engine.begin() as connection:
             await connection.execute(text(statement), {"t": tenant})
     async with engine.connect() as connection:
-        count = (await connection.execute(text("SELECT count(*) FROM events WHERE tenant = :t"), {"t": tenant})).scalar()
+        count = (
+            await connection.execute(text("SELECT count(*) FROM events WHERE tenant = :t"), {"t": tenant})
+        ).scalar()
     assert count == 3
 
 
@@ -48,22 +51,38 @@ async def test_chain_recomputes_from_raw_rows_with_hashlib_and_json(api: Api, en
     """An outside verifier: plain SQL, hashlib and json, none of the gateway's own code."""
     await _record(api, 5)
     async with engine.connect() as connection:
-        rows = (await connection.execute(
-            text("SELECT * FROM events WHERE tenant = :t ORDER BY sequence"), {"t": tenant}
-        )).mappings().all()
+        rows = (
+            (await connection.execute(text("SELECT * FROM events WHERE tenant = :t ORDER BY sequence"), {"t": tenant}))
+            .mappings()
+            .all()
+        )
     previous = "0" * 64
     for expected_sequence, row in enumerate(rows, start=1):
         data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
         document = {
-            "tenant": row["tenant"], "sequence": row["sequence"], "eventId": row["event_id"],
-            "source": row["source"], "type": row["type"], "schemaVersion": row["schema_version"],
-            "occurredAt": _timestamp(row["occurred_at"]), "recordedAt": _timestamp(row["recorded_at"]),
-            "actor": {"type": row["actor_type"], "id": row["actor_id"], "displayName": row["actor_display_name"],
-                      "ip": row["actor_ip"], "userAgent": row["actor_user_agent"]},
-            "target": None if row["target_type"] is None else
-            {"type": row["target_type"], "id": row["target_id"], "displayName": row["target_display_name"]},
-            "outcome": row["outcome"], "correlationId": row["correlation_id"], "causationId": row["causation_id"],
-            "traceparent": row["traceparent"], "data": data,
+            "tenant": row["tenant"],
+            "sequence": row["sequence"],
+            "eventId": row["event_id"],
+            "source": row["source"],
+            "type": row["type"],
+            "schemaVersion": row["schema_version"],
+            "occurredAt": _timestamp(row["occurred_at"]),
+            "recordedAt": _timestamp(row["recorded_at"]),
+            "actor": {
+                "type": row["actor_type"],
+                "id": row["actor_id"],
+                "displayName": row["actor_display_name"],
+                "ip": row["actor_ip"],
+                "userAgent": row["actor_user_agent"],
+            },
+            "target": None
+            if row["target_type"] is None
+            else {"type": row["target_type"], "id": row["target_id"], "displayName": row["target_display_name"]},
+            "outcome": row["outcome"],
+            "correlationId": row["correlation_id"],
+            "causationId": row["causation_id"],
+            "traceparent": row["traceparent"],
+            "data": data,
         }
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         assert row["sequence"] == expected_sequence
@@ -84,10 +103,12 @@ async def _tamper(engine: AsyncEngine, backend: str, tenant: str, sequence: int)
         else:
             await connection.execute(text("DROP TRIGGER events_no_update"))
             await connection.execute(text(edit), {"t": tenant, "s": sequence})
-            await connection.execute(text(
-                "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
-                "BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END"
-            ))
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+                    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END"
+                )
+            )
 
 
 async def test_verify_finds_the_first_altered_row(
@@ -105,7 +126,10 @@ async def test_verify_finds_the_first_altered_row(
 
     cli = subprocess.run(
         [sys.executable, "-m", "app", "verify", "--tenant", tenant],
-        env={**os.environ, "AUDIT_DATABASE_URL": database_url}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "AUDIT_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert "BROKEN at sequence 4" in cli.stdout
