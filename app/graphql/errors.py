@@ -7,6 +7,7 @@ operator can find the stack trace without the caller ever seeing it.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -14,22 +15,28 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from app.errors import UserFacingError
+from app.graphql.limits import LIMIT_MESSAGES
 
 log = logging.getLogger("app.errors")
 
 
-def _policy(error: GraphQLError) -> GraphQLError:
+_SUGGESTION = re.compile(r" ?Did you mean .*\?$")
+
+
+def _policy(error: GraphQLError, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
     if original is None:
         # Parsing and validation errors: written by graphql-core about the caller's document.
-        code = (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
+        limited = any(text in error.message for text in LIMIT_MESSAGES)
+        code = "LIMIT_EXCEEDED" if limited else (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+        message = error.message if suggestions else _SUGGESTION.sub("", error.message)
+        return GraphQLError(message, error.nodes, error.source, error.positions, error.path,
                             extensions={**(error.extensions or {}), "code": code})
     if isinstance(original, UserFacingError):
         return GraphQLError(str(original), error.nodes, error.source, error.positions, error.path,
                             extensions={"code": original.code})
     if isinstance(original, GraphQLError):
-        return _policy(original)
+        return _policy(original, suggestions)
     if isinstance(original, ValueError | TypeError) and error.path is None:
         # Variable coercion (e.g. a scalar's parse_value) reports the caller's input.
         return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
@@ -43,8 +50,15 @@ def _policy(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorPolicy(SchemaExtension):
+    def __init__(self, suggestions: bool = True) -> None:
+        self.suggestions = suggestions
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [_policy(error) for error in result.errors]
+            result.errors = [_policy(error, self.suggestions) for error in result.errors]
+
+
+def error_policy(*, suggestions: bool) -> ErrorPolicy:
+    return ErrorPolicy(suggestions=suggestions)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.graphql import events
-from app.graphql.errors import ErrorPolicy
+from app.graphql.errors import error_policy
+from app.graphql.limits import root_fields_rule
 from app.graphql.mutation import Mutation
 from app.graphql.query import Query
 from app.graphql.scalars import SCALARS
@@ -21,10 +22,11 @@ EVENT_TYPES = list(events.EVENT_TYPES.values())
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     extensions: list[object] = [
-        ErrorPolicy,
+        lambda: error_policy(suggestions=settings.field_suggestions),
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: AddValidationRules([root_fields_rule(settings.max_root_fields)]),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -32,18 +33,28 @@ def create_engine(url: str, *, statement_timeout_ms: int = 10_000, pool_size: in
 
 
 def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # check_same_thread=False: the progress handler is installed from the event loop's thread.
+    engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    timeout = statement_timeout_ms / 1000
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
+    def _configure(dbapi_connection: Any, record: Any) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is ours to issue.
         dbapi_connection.isolation_level = None
+        # SQLite has no statement_timeout: a progress handler interrupts a statement past its deadline.
+        deadline = record.info.setdefault("deadline", [float("inf")])
+        raw = dbapi_connection.driver_connection._connection  # the sqlite3 connection inside aiosqlite
+        raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline[0] else 0, 10_000)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _arm(connection: Connection, *_: Any) -> None:
+        connection.connection._connection_record.info["deadline"][0] = time.monotonic() + timeout
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
