@@ -95,7 +95,7 @@ def _normalise_headers(default_headers: str) -> str:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"default_headers must be a JSON object string: {exc}") from exc
     if not isinstance(parsed, dict):
-        raise ValueError("default_headers must be a JSON object, e.g. '{\"Authorization\": \"Bearer ...\"}'")
+        raise ValueError('default_headers must be a JSON object, e.g. \'{"Authorization": "Bearer ..."}\'')
     return json.dumps(parsed, indent=2, ensure_ascii=False)
 
 
