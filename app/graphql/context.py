@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +19,6 @@ class Context:
     engine: AsyncEngine
     settings: Settings
     principal: Principal | None
-    extras: dict[str, object] = field(default_factory=dict)
 
     def require(self, scope: Scope) -> Principal:
         return require(self.principal, scope)

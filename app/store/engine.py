@@ -7,14 +7,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 WRITE = {"audit_write": True}
 """Execution options of a write transaction: on SQLite it starts with BEGIN IMMEDIATE."""
-
-
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def create_engine(url: str, *, statement_timeout_ms: int = 10_000, pool_size: int = 10) -> AsyncEngine:
@@ -64,8 +60,3 @@ def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
-
-
-async def write_connection(engine: AsyncEngine) -> AsyncConnection:
-    connection = await engine.connect()
-    return await connection.execution_options(**WRITE)
