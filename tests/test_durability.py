@@ -70,7 +70,7 @@ async def test_the_same_batch_sent_ten_times_at_once_is_stored_once(api: Api, en
 
 
 async def test_a_database_failure_fails_the_request_and_writes_nothing(
-    api: Api, engine: AsyncEngine, tenant: str, backend: str
+    api: Api, engine: AsyncEngine, tenant: str, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A real failure inside the transaction (a trigger refuses one row): nothing is reported or kept."""
     if backend == "postgresql":
@@ -97,6 +97,10 @@ async def test_a_database_failure_fails_the_request_and_writes_nothing(
     assert body["data"] is None
     (error,) = body["errors"]
     assert error["extensions"]["code"] == "INTERNAL" and "fire" not in error["message"]
+    error_id = error["extensions"]["errorId"]
+    assert error_id in error["message"]
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and "disk on fire" in str(logged[0].exc_info[1]), "the server log keeps what the caller never sees"
     assert await _stored(engine, tenant) == []
     again = await api.ok(COUNTS, {"events": [good]})
     assert again["recordEvents"]["acceptedCount"] == 1, "the good event was not half-written before"
