@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", action="append", required=True, dest="scopes",
                         choices=["events:read", "events:write", "admin"])
     create.add_argument("--source", action="append", default=[], dest="sources")
+    key_commands.add_parser("list", help="list keys (ids, names, rights; never secrets)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
 
     verify = commands.add_parser("verify", help="recompute hash chains; exit 1 on a break")
     verify.add_argument("--tenant", action="append", dest="tenants")
@@ -54,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "db":
                 return asyncio.run(_db_upgrade(settings))
             case "keys":
-                return asyncio.run(_create_key(settings, args))
+                return asyncio.run(_keys(settings, args))
             case "verify":
                 return asyncio.run(_verify(settings, args.tenants))
             case "demo":
@@ -103,13 +106,25 @@ async def ensure_schema(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _create_key(settings: Settings, args: argparse.Namespace) -> int:
-    from app.auth.keys import create_key
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from app.auth.keys import create_key, list_keys, revoke_key
     from app.store.engine import create_engine
 
     await ensure_schema(settings)
     engine = create_engine(settings.database_url)
     try:
+        if args.keys_command == "list":
+            for key, created, revoked in await list_keys(engine):
+                state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
+                print(f"{key.key_id}  {key.name!r}  tenants={','.join(sorted(key.tenants))} "
+                      f"scopes={','.join(sorted(key.scopes))} sources={','.join(sorted(key.sources)) or '-'} "
+                      f"created {created:%Y-%m-%d %H:%M}  {state}")
+            return 0
+        if args.keys_command == "revoke":
+            if not await revoke_key(engine, args.key_id):
+                raise CliError(f"no active key with id {args.key_id}")
+            print(f"revoked key {args.key_id}")
+            return 0
         principal, secret = await create_key(
             engine, name=args.name, tenants=args.tenants, scopes=args.scopes, sources=args.sources
         )

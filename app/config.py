@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     max_root_fields: int = 10
     max_body_bytes: int = 5 * 1024 * 1024
     statement_timeout_ms: int = 10_000
+    pool_size: int = 10
     log_level: str = "info"
 
 

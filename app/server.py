@@ -99,7 +99,9 @@ class _BodyTooLarge(Exception):
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
     settings = settings or Settings()
     owned = engine is None
-    engine = engine or create_engine(settings.database_url, statement_timeout_ms=settings.statement_timeout_ms)
+    engine = engine or create_engine(
+        settings.database_url, statement_timeout_ms=settings.statement_timeout_ms, pool_size=settings.pool_size
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

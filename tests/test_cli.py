@@ -66,3 +66,24 @@ def test_serve_refuses_an_out_of_date_postgres_database(postgres_url: str) -> No
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     assert result.returncode == 2
     assert "audit-gateway db upgrade" in result.stderr
+
+
+def test_a_revoked_key_no_longer_authenticates(sqlite_url: str) -> None:
+    created = run("keys", "create", "--name", "leaky", "--tenant", "acme", "--scope", "events:read", url=sqlite_url)
+    secret = created.stdout.strip().splitlines()[-1]
+    key_id = secret.split("_")[1]
+    listed = run("keys", "list", url=sqlite_url)
+    assert key_id in listed.stdout and secret not in listed.stdout
+
+    assert run("keys", "revoke", key_id, url=sqlite_url).returncode == 0
+    assert run("keys", "revoke", key_id, url=sqlite_url).returncode == 2
+
+    async def check() -> None:
+        engine = create_engine(sqlite_url)
+        try:
+            assert await authenticate(engine, secret) is None
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+    assert "revoked" in run("keys", "list", url=sqlite_url).stdout

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.principal import Principal, Scope
@@ -87,3 +87,31 @@ async def authenticate(engine: AsyncEngine, secret: str) -> Principal | None:
         scopes=frozenset(Scope(s) for s in row.scopes),
         sources=frozenset(row.sources),
     )
+
+
+async def list_keys(engine: AsyncEngine) -> list[tuple[Principal, dt.datetime, dt.datetime | None]]:
+    """Every key with its creation and revocation time; secrets are never stored, so never listed."""
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
+    return [
+        (
+            Principal(row.key_id, row.name, frozenset(row.tenants), frozenset(Scope(s) for s in row.scopes),
+                      frozenset(row.sources)),
+            row.created_at,
+            row.revoked_at,
+        )
+        for row in rows
+    ]
+
+
+async def revoke_key(engine: AsyncEngine, key_id: str) -> bool:
+    """Revoke a key at once (the next request with it is UNAUTHENTICATED); False if no such active key."""
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(**WRITE)
+        async with connection.begin():
+            result = await connection.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=dt.datetime.now(dt.UTC))
+            )
+    return result.rowcount == 1
