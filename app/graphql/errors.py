@@ -23,7 +23,13 @@ log = logging.getLogger("app.errors")
 _SUGGESTION = re.compile(r" ?Did you mean .*\?$")
 
 
+def _printable(message: str) -> str:
+    """Messages may quote the caller's input; a lone surrogate there could not be encoded as UTF-8."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _policy(error: GraphQLError, suggestions: bool = True) -> GraphQLError:
+    error.message = _printable(error.message)
     original = error.original_error
     if original is None:
         # Parsing and validation errors: written by graphql-core about the caller's document.
