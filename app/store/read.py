@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.query import EventQuery, OrderField, Position, beyond
@@ -40,7 +40,7 @@ class TenantReader:
     def _in_tenant(self, *conditions: ColumnElement[bool]) -> Select[tuple[object, ...]]:
         return select(events).where(events.c.tenant == self.tenant, *conditions)
 
-    async def _records(self, statement: Select[tuple[object, ...]]) -> list[EventRecord]:
+    async def _records(self, statement: Select[tuple[object, ...]] | CompoundSelect) -> list[EventRecord]:
         async with self.engine.connect() as connection:
             rows = await connection.execute(statement)
             return [EventRecord(**row._mapping) for row in rows]
@@ -112,19 +112,24 @@ class TenantReader:
     async def _first_per_key(
         self, key: ColumnElement[str | None], values: Sequence[str], limit: int
     ) -> dict[str, list[EventRecord]]:
+        """One statement, a UNION ALL of one index-bounded ``LIMIT`` branch per key: rows read ≤ keys × limit."""
         found: dict[str, list[EventRecord]] = {value: [] for value in values}
         if not found or limit <= 0:
             return found
-        rank = func.row_number().over(partition_by=key, order_by=events.c.sequence).label("rank")
-        ranked = select(events, rank).where(events.c.tenant == self.tenant, key.in_(sorted(found))).subquery("ranked")
-        statement = (
-            select(*(ranked.c[column.name] for column in events.columns))
-            .where(ranked.c.rank <= limit)
-            .order_by(ranked.c.sequence)
-        )
-        for record in await self._records(statement):
+        for record in await self._records(self.first_per_key_statement(key, sorted(found), limit)):
             found[getattr(record, key.name)].append(record)
+        for records in found.values():
+            records.sort(key=lambda record: record.sequence)
         return found
+
+    def first_per_key_statement(
+        self, key: ColumnElement[str | None], values: Sequence[str], limit: int
+    ) -> Select[tuple[object, ...]] | CompoundSelect:
+        branches = [
+            self._in_tenant(key == value).order_by(events.c.sequence).limit(limit).subquery().select()
+            for value in values
+        ]
+        return branches[0] if len(branches) == 1 else union_all(*branches)
 
     async def correlation_summaries(self, correlation_ids: Sequence[str]) -> dict[str, CorrelationSummary]:
         wanted = sorted(set(correlation_ids))
