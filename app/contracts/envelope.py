@@ -72,16 +72,16 @@ class Target(ContractModel):
 class Envelope(ContractModel):
     """The fields a producer sets on every event, validated before the contract data."""
 
-    event_id: Id
-    source: Name
+    event_id: Id = Field(description="The producer's id for the event; unique within a tenant.")
+    source: Name = Field(description="The producing service; the API key must be allowed to write as it.")
     occurred_at: Annotated[Timestamp, AfterValidator(_not_in_future)]
-    tenant: Name | None = None
+    tenant: Name | None = Field(None, description="Defaults to the caller's tenant when the caller has exactly one.")
     actor: Actor
     target: Target | None = None
     outcome: Outcome = Outcome.SUCCESS
     correlation_id: Id | None = None
-    causation_id: Id | None = None
-    traceparent: Traceparent | None = None
+    causation_id: Id | None = Field(None, description="eventId of the event that directly caused this one.")
+    traceparent: Traceparent | None = Field(None, description="W3C trace context header value.")
 
     @model_validator(mode="after")
     def _not_its_own_cause(self) -> Envelope:

@@ -3,58 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Annotated
 
 import strawberry
+from strawberry.experimental.pydantic import input as pydantic_input
 from strawberry.types import Info
 
 from app.auth.principal import Scope
-from app.contracts import Problem
+from app.contracts import Envelope, Problem
 from app.errors import LimitExceeded
 from app.graphql import data as d
 from app.graphql.events import AuditEventUnion, to_event
 from app.ingest import Accepted, Duplicate, Rejected, Submission, record_events
 
 
-@strawberry.input
+@pydantic_input(model=Envelope, all_fields=True)
 class RecordEventInput:
-    event_id: str
-    source: str
-    occurred_at: dt.datetime
-    tenant: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Defaults to the caller's tenant when the caller has exactly one."
-    )
-    actor: d.ActorInput
-    target: d.TargetInput | None = strawberry.UNSET
-    outcome: d.Outcome = d.Outcome.SUCCESS
-    correlation_id: str | None = strawberry.UNSET
-    causation_id: str | None = strawberry.UNSET
-    traceparent: str | None = strawberry.field(default=strawberry.UNSET, description="W3C trace context header value.")
+    """The envelope fields come from the ``Envelope`` contract; ``data`` names the event's contract."""
+
     data: d.EventDataInput
 
-    def to_submission(self) -> Submission:
-        (member,) = [
-            f for f in dataclasses.fields(d.EventDataInput) if getattr(self.data, f.name) is not strawberry.UNSET
-        ]
-        member_input = getattr(self.data, member.name)
-        envelope = {
-            "event_id": self.event_id,
-            "source": self.source,
-            "occurred_at": self.occurred_at,
-            "tenant": _given(self.tenant),
-            "actor": strawberry.asdict(self.actor),
-            "target": strawberry.asdict(self.target) if self.target else None,
-            "outcome": self.outcome,
-            "correlation_id": _given(self.correlation_id),
-            "causation_id": _given(self.causation_id),
-            "traceparent": _given(self.traceparent),
-        }
-        return Submission(envelope=envelope, member=_camel(member.name), data=strawberry.asdict(member_input))
 
-
-def _given(value: object) -> object:
-    return None if value is strawberry.UNSET else value
+def _submission(event: RecordEventInput) -> Submission:
+    (member,) = [f for f in dataclasses.fields(d.EventDataInput) if getattr(event.data, f.name) is not strawberry.UNSET]
+    envelope = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "data"}
+    for name in ("actor", "target"):
+        envelope[name] = strawberry.asdict(envelope[name]) if envelope[name] else None
+    data = strawberry.asdict(getattr(event.data, member.name))
+    return Submission(envelope=envelope, member=_camel(member.name), data=data)
 
 
 def _camel(name: str) -> str:
@@ -116,7 +92,7 @@ class Mutation:
             raise LimitExceeded(
                 f"recordEvents takes at most {context.settings.max_batch_size} events, got {len(events)}"
             )
-        outcomes = await record_events(context.engine, principal, [event.to_submission() for event in events])
+        outcomes = await record_events(context.engine, principal, [_submission(event) for event in events])
         results: list[EventAccepted | EventDuplicate | EventRejected] = []
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, Accepted):
