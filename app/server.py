@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from cross_web import HTTPException  # what Strawberry's ASGI view turns into a plain HTTP error
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -53,6 +55,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bytes:
         return orjson.dumps(data)
+
+    def parse_json(self, data: str | bytes) -> object:
+        """Any body that is not one JSON object is the caller's mistake: 400, never a server error."""
+        try:
+            parsed = json.loads(data)
+        except (ValueError, RecursionError):  # bad JSON or UTF-8, too deep, a number with too many digits
+            raise HTTPException(400, "the request body must be a JSON object with a query") from None
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "the request body must be a JSON object; batched operations are not accepted")
+        return parsed
 
 
 class BodyLimit:

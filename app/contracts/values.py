@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated, NewType
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
@@ -60,6 +61,9 @@ def _printable(value: str) -> str:
 def _identifier(value: str) -> str:
     if _WHITESPACE.search(value):
         raise PydanticCustomError("INVALID_ID", "must not contain whitespace")
+    if any(unicodedata.category(char) == "Cf" for char in value):
+        # Invisible and bidi-control characters let two ids that print the same differ.
+        raise PydanticCustomError("INVALID_ID", "must not contain invisible or bidirectional control characters")
     return value
 
 

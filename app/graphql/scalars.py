@@ -27,7 +27,10 @@ def _parse_datetime(value: Any) -> dt.datetime:
         raise ValueError(f"DateTime {value!r} is not ISO-8601, e.g. 2026-01-01T12:00:00.123456+02:00") from None
     if parsed.tzinfo is None:
         raise ValueError(f"DateTime {value!r} has no offset: add Z or +HH:MM")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(f"DateTime {value!r} is outside the years 1-9999 in UTC") from None
 
 
 def _serialize_bigint(value: int) -> str:

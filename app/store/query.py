@@ -137,17 +137,18 @@ def decode_cursor(cursor: str, query: EventQuery, tenant: str) -> Position:
     if digest != query.digest(tenant):
         raise InvalidCursor("the cursor belongs to another query: use it with the same filter, search and order")
     try:
+        sequence = keys[-1]
+        if type(sequence) is not int or not 0 <= sequence < 2**63:
+            raise ValueError
         if query.order.field is OrderField.OCCURRED_AT:
-            moment, sequence = keys
+            moment, _ = keys
             parsed = dt.datetime.fromisoformat(moment)
-            if parsed.tzinfo is None or type(sequence) is not int:
+            if parsed.tzinfo is None:
                 raise ValueError
             return (parsed.astimezone(dt.UTC), sequence)
-        (sequence,) = keys
-        if type(sequence) is not int:
-            raise ValueError
+        (_,) = keys
         return (sequence,)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, IndexError, OverflowError):
         raise InvalidCursor("the cursor is not one this gateway issued") from None
 
 

@@ -91,7 +91,10 @@ def _range(
     else:
         operator, text = "=", value
     start, whole_day = _instant(text, term)
-    end = start + (dt.timedelta(days=1) if whole_day else _ONE_MICROSECOND)
+    try:
+        end = start + (dt.timedelta(days=1) if whole_day else _ONE_MICROSECOND)
+    except OverflowError:
+        raise BadUserInput(f"search term {term!r}: the time is outside the years 1-9999") from None
     bounds = {">=": (start, None), ">": (end, None), "<": (None, start), "<=": (None, end), "=": (start, end)}
     new_low, new_high = bounds[operator]
     if new_low is not None:
@@ -110,4 +113,7 @@ def _instant(text: str, term: str) -> tuple[dt.datetime, bool]:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise BadUserInput(f"search term {term!r}: write a date 2026-01-01 or an instant 2026-01-01T10:00:00Z")
-    return moment.astimezone(dt.UTC), False
+    try:
+        return moment.astimezone(dt.UTC), False
+    except OverflowError:
+        raise BadUserInput(f"search term {term!r}: the time is outside the years 1-9999") from None
