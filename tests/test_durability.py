@@ -12,6 +12,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
@@ -26,8 +28,9 @@ class GatewaySchema(strawberry.Schema):
         """Strawberry logs every error with a traceback; ``ErrorPolicy`` logs the internal ones, with their id."""
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    settings = settings or Settings()
+@functools.lru_cache(maxsize=16)
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """One schema per configuration: it is stateless, and building it is most of an app's start-up."""
     extensions: list[object] = [
         lambda: error_policy(suggestions=settings.field_suggestions),
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
@@ -47,4 +50,4 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 
 def export_sdl() -> str:
-    return build_schema().as_str() + "\n"
+    return build_schema(Settings()).as_str() + "\n"
