@@ -18,11 +18,16 @@ from app.store.records import EventRecord, NewEvent
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One event as a caller sent it: envelope fields, the ``EventDataInput`` member named, and its data."""
+    """One event as a caller sent it: envelope fields, the ``EventDataInput`` member named, and its data.
 
-    envelope: Mapping[str, Any]
+    ``envelope`` and ``data`` are what the contract models validate: a mapping
+    (e.g. decoded JSON, GraphQL or Python field names) or an object with those
+    attributes (e.g. Strawberry's input instances).
+    """
+
+    envelope: Mapping[str, Any] | object
     member: str
-    data: Mapping[str, Any]
+    data: Mapping[str, Any] | object
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,7 @@ def validate(submission: Submission, principal: Principal) -> NewEvent | Rejecte
     problems: list[Problem] = []
     envelope: Envelope | None = None
     try:
-        envelope = Envelope.model_validate(submission.envelope)
+        envelope = Envelope.model_validate(submission.envelope, from_attributes=True)
     except ValidationError as error:
         problems += problems_from(error)
 
@@ -59,7 +64,7 @@ def validate(submission: Submission, principal: Principal) -> NewEvent | Rejecte
         problems.append(Problem(("data",), "UNKNOWN_CONTRACT", f"no event contract named {submission.member!r}"))
     else:
         try:
-            data = contract.model.model_validate(submission.data)
+            data = contract.model.model_validate(submission.data, from_attributes=True)
         except ValidationError as error:
             problems += problems_from(error, ("data", submission.member))
 
@@ -104,7 +109,11 @@ def validate(submission: Submission, principal: Principal) -> NewEvent | Rejecte
 def _event_id(submission: Submission, envelope: Envelope | None, problems: list[Problem]) -> str | None:
     if envelope is not None:
         return envelope.event_id
-    raw = submission.envelope.get("event_id", submission.envelope.get("eventId"))
+    given = submission.envelope
+    if isinstance(given, Mapping):
+        raw = given.get("event_id", given.get("eventId"))
+    else:
+        raw = getattr(given, "event_id", None)
     if isinstance(raw, str) and not any(p.path[:1] == ("eventId",) for p in problems):
         return raw
     return None

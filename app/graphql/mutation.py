@@ -15,6 +15,7 @@ from app.errors import LimitExceeded
 from app.graphql import data as d
 from app.graphql.events import AuditEventUnion, to_event
 from app.ingest import Accepted, Duplicate, Rejected, Submission, record_events
+from app.store.records import EventRecord
 
 
 @pydantic_input(model=Envelope, all_fields=True)
@@ -25,12 +26,9 @@ class RecordEventInput:
 
 
 def _submission(event: RecordEventInput) -> Submission:
+    """The inputs are handed over as they are: the contract models validate them from their attributes."""
     (member,) = [f for f in dataclasses.fields(d.EventDataInput) if getattr(event.data, f.name) is not strawberry.UNSET]
-    envelope = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "data"}
-    for name in ("actor", "target"):
-        envelope[name] = strawberry.asdict(envelope[name]) if envelope[name] else None
-    data = strawberry.asdict(getattr(event.data, member.name))
-    return Submission(envelope=envelope, member=_camel(member.name), data=data)
+    return Submission(envelope=event, member=_camel(member.name), data=getattr(event.data, member.name))
 
 
 def _camel(name: str) -> str:
@@ -48,13 +46,21 @@ class InputError:
 @strawberry.type(description="The event was new and is now stored.")
 class EventAccepted:
     index: int
-    event: AuditEventUnion
+    record: strawberry.Private[EventRecord]
+
+    @strawberry.field
+    def event(self) -> AuditEventUnion:
+        return to_event(self.record)
 
 
 @strawberry.type(description="An identical event with this eventId was already stored; nothing was written.")
 class EventDuplicate:
     index: int
-    event: AuditEventUnion
+    record: strawberry.Private[EventRecord]
+
+    @strawberry.field
+    def event(self) -> AuditEventUnion:
+        return to_event(self.record)
 
 
 @strawberry.type(description="The event was not stored.")
@@ -96,9 +102,9 @@ class Mutation:
         results: list[EventAccepted | EventDuplicate | EventRejected] = []
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, Accepted):
-                results.append(EventAccepted(index=index, event=to_event(outcome.record)))
+                results.append(EventAccepted(index=index, record=outcome.record))
             elif isinstance(outcome, Duplicate):
-                results.append(EventDuplicate(index=index, event=to_event(outcome.record)))
+                results.append(EventDuplicate(index=index, record=outcome.record))
             else:
                 assert isinstance(outcome, Rejected)
                 errors = [_input_error(problem) for problem in outcome.problems]

@@ -6,8 +6,10 @@ import functools
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ValidationCache
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -31,12 +33,20 @@ class GatewaySchema(strawberry.Schema):
 @functools.lru_cache(maxsize=16)
 def build_schema(settings: Settings) -> strawberry.Schema:
     """One schema per configuration: it is stateless, and building it is most of an app's start-up."""
+    # The limit rules are built once per schema, so the validation cache recognises them on every request.
+    limits = [
+        depth_rule(settings.max_query_depth, should_ignore=None),
+        aliases_rule(settings.max_aliases),
+        root_fields_rule(settings.max_root_fields),
+    ]
     extensions: list[object] = [
         lambda: error_policy(suggestions=settings.field_suggestions),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules([root_fields_rule(settings.max_root_fields)]),
+        lambda: AddValidationRules(limits),
+        # Frontends send the same few documents again and again: validate each once. (Documents compare by
+        # structure, so no parser cache is needed for hits; Strawberry's ParserCache would also route syntax
+        # errors around the error policy.)
+        lambda: ValidationCache(maxsize=256),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
