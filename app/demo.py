@@ -139,6 +139,22 @@ def export(flow: Flow, admin: str) -> None:
               cause=done)
 
 
+def setting_change(flow: Flow, admin: str) -> None:
+    area = flow.rng.choice(["security", "billing", "notifications"])
+    if area == "security":
+        changes = [{"field": "mfa_required", "before": "false", "after": "true"},
+                   {"field": "session_timeout_minutes", "before": "720", "after": "60"},
+                   {"field": "allowed_ip_ranges", "before": None, "after": "198.51.100.0/24"}]
+    elif area == "billing":
+        changes = [{"field": "invoice_email", "before": "finance@example.com", "after": "ap@example.com"},
+                   {"field": "currency", "before": "EUR", "after": "USD"}]
+    else:
+        changes = [{"field": "weekly_digest", "before": "true", "after": "false"},
+                   {"field": "alert_channel", "before": "email", "after": "slack"}]
+    flow.step("console", _user(flow.rng, admin), "settingChanged", {"setting": f"org.{area}", "changes": changes},
+              target={"type": "setting", "id": f"org.{area}"})
+
+
 def flows(approximate_events: int, seed: int = 7) -> Iterator[Flow]:
     rng = random.Random(seed)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -147,7 +163,8 @@ def flows(approximate_events: int, seed: int = 7) -> Iterator[Flow]:
     while produced < approximate_events:
         number += 1
         flow = Flow(rng, number, start + dt.timedelta(days=29) * produced / approximate_events)
-        kind = rng.choices(["sign_in", "failed", "role", "order", "export"], weights=[30, 8, 6, 45, 4])[0]
+        kind = rng.choices(["sign_in", "failed", "role", "order", "export", "setting"],
+                           weights=[30, 8, 6, 45, 4, 3])[0]
         user, admin = rng.choice(USERS), rng.choice(ADMINS)
         if kind == "sign_in":
             sign_in(flow, user)
@@ -158,6 +175,8 @@ def flows(approximate_events: int, seed: int = 7) -> Iterator[Flow]:
         elif kind == "order":
             sign_in(flow, user)
             order(flow, user)
+        elif kind == "setting":
+            setting_change(flow, admin)
         else:
             export(flow, admin)
         produced += len(flow.steps)
