@@ -25,15 +25,18 @@ class RecordEventInput:
     data: d.EventDataInput
 
 
-def _submission(event: RecordEventInput) -> Submission:
-    """The inputs are handed over as they are: the contract models validate them from their attributes."""
-    (member,) = [f for f in dataclasses.fields(d.EventDataInput) if getattr(event.data, f.name) is not strawberry.UNSET]
-    return Submission(envelope=event, member=_camel(member.name), data=getattr(event.data, member.name))
-
-
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+_MEMBERS = [(field.name, _camel(field.name)) for field in dataclasses.fields(d.EventDataInput)]
+
+
+def _submission(event: RecordEventInput) -> Submission:
+    """The inputs are handed over as they are: the contract models validate them from their attributes."""
+    ((name, member),) = [(n, m) for n, m in _MEMBERS if getattr(event.data, n) is not strawberry.UNSET]
+    return Submission(envelope=event, member=member, data=getattr(event.data, name))
 
 
 @strawberry.type
