@@ -208,7 +208,7 @@ async def _read_key(engine: AsyncEngine) -> str:
 
 
 async def _record(engine: AsyncEngine, writer: Principal, batch: list[Submission]) -> None:
-    results = await record_events(engine, writer, batch)
+    results = await record_events(engine, writer, batch, max_batch=len(batch))
     rejected = [r for r in results if isinstance(r, Rejected)]
     if rejected:
         raise RuntimeError(f"demo events were rejected: {rejected[:3]}")

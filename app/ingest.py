@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth.principal import Principal
 from app.contracts import BY_INPUT_MEMBER, Envelope, Problem
 from app.contracts.problems import problems_from
+from app.errors import LimitExceeded
 from app.store import append as store
 from app.store.records import EventRecord, NewEvent
 
@@ -119,12 +120,16 @@ def _event_id(submission: Submission, envelope: Envelope | None, problems: list[
     return None
 
 
-async def record_events(engine: AsyncEngine, principal: Principal, submissions: Sequence[Submission]) -> list[Result]:
+async def record_events(
+    engine: AsyncEngine, principal: Principal, submissions: Sequence[Submission], *, max_batch: int
+) -> list[Result]:
     """Validate each submission on its own, then append every valid one in one transaction.
 
     Results come back in input order. A database failure raises: nothing is
     reported as accepted unless the whole transaction committed.
     """
+    if len(submissions) > max_batch:
+        raise LimitExceeded(f"a batch takes at most {max_batch} events, got {len(submissions)}")
     checked = [validate(submission, principal) for submission in submissions]
     valid = [event for event in checked if isinstance(event, NewEvent)]
     appended = iter(await store.append(engine, valid))

@@ -114,7 +114,7 @@ async def _prepare(url: str) -> str:
             )
             for event in flows
         ]
-        results = await record_events(engine, principal, submissions)
+        results = await record_events(engine, principal, submissions, max_batch=len(submissions))
         assert all(isinstance(result, Accepted) for result in results), results
     finally:
         await engine.dispose()

@@ -11,7 +11,6 @@ from strawberry.types import Info
 
 from app.auth.principal import Scope
 from app.contracts import Envelope, Problem
-from app.errors import LimitExceeded
 from app.graphql import data as d
 from app.graphql.events import AuditEventUnion, to_event
 from app.ingest import Accepted, Duplicate, Rejected, Submission, record_events
@@ -97,11 +96,9 @@ class Mutation:
     async def record_events(self, info: Info, events: list[RecordEventInput]) -> RecordEventsPayload:
         context = info.context
         principal = context.require(Scope.WRITE)
-        if len(events) > context.settings.max_batch_size:
-            raise LimitExceeded(
-                f"recordEvents takes at most {context.settings.max_batch_size} events, got {len(events)}"
-            )
-        outcomes = await record_events(context.engine, principal, [_submission(event) for event in events])
+        submissions = [_submission(event) for event in events]
+        limit = context.settings.max_batch_size
+        outcomes = await record_events(context.engine, principal, submissions, max_batch=limit)
         results: list[EventAccepted | EventDuplicate | EventRejected] = []
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, Accepted):
