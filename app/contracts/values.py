@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from app.contracts.currencies import ISO_4217
+from app.errors import BadUserInput
 
 BigInt = NewType("BigInt", int)
 """A signed 64-bit integer; GraphQL serializes it as a decimal string, JSON as an integer."""
@@ -103,8 +104,6 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 def check_text(value: str, where: str) -> str:
     """Read-side guard for strings that reach SQL: valid Unicode, no control characters."""
-    from app.errors import BadUserInput
-
     try:
         _printable(value)
     except PydanticCustomError as error:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from app.contracts.values import check_text
 from app.errors import BadUserInput
 from app.graphql.data import ActorType, Outcome
 from app.graphql.events import AuditEventUnion, to_event
@@ -56,29 +56,20 @@ class AuditEventFilter:
     recorded_to: dt.datetime | None = strawberry.UNSET
 
     def to_filter(self) -> EventFilter:
-        def given(value: object) -> object:
+        def given(value: Any) -> Any:
             return None if value is strawberry.UNSET else value
 
-        def text(value: str | None, name: str) -> str | None:
-            return None if value in (None, strawberry.UNSET) else check_text(value, f"filter.{name}")
-
-        def texts(values: list[str] | None, name: str) -> tuple[str, ...] | None:
-            if values in (None, strawberry.UNSET):
-                return None
-            if len(values) > 50:
-                raise BadUserInput(f"filter.{name} lists {len(values)} values; at most 50 are allowed")
-            return tuple(check_text(v, f"filter.{name}") for v in values)
-
+        types, sources = given(self.types), given(self.sources)
         actor_type, outcome = given(self.actor_type), given(self.outcome)
         return EventFilter(
-            types=texts(self.types, "types"),
-            sources=texts(self.sources, "sources"),
-            actor_id=text(self.actor_id, "actorId"),
+            types=None if types is None else tuple(types),
+            sources=None if sources is None else tuple(sources),
+            actor_id=given(self.actor_id),
             actor_type=actor_type.value if actor_type else None,
-            target_type=text(self.target_type, "targetType"),
-            target_id=text(self.target_id, "targetId"),
+            target_type=given(self.target_type),
+            target_id=given(self.target_id),
             outcome=outcome.value if outcome else None,
-            correlation_id=text(self.correlation_id, "correlationId"),
+            correlation_id=given(self.correlation_id),
             occurred_from=given(self.occurred_from),
             occurred_to=given(self.occurred_to),
             recorded_from=given(self.recorded_from),

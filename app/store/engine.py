@@ -50,7 +50,7 @@ def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _arm(connection: Connection, *_: Any) -> None:
-        connection.connection._connection_record.info["deadline"][0] = time.monotonic() + timeout
+        connection.connection.info["deadline"][0] = time.monotonic() + timeout
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:

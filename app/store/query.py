@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import ColumnElement, and_, or_
 
-from app.errors import InvalidCursor
+from app.contracts.values import check_text
+from app.errors import BadUserInput, InvalidCursor
 from app.store.records import EventRecord
 from app.store.tables import events
 
@@ -27,6 +29,9 @@ class OrderField(Enum):
 class Order:
     field: OrderField = OrderField.SEQUENCE
     descending: bool = True
+
+
+MAX_FILTER_VALUES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,18 @@ class EventFilter:
     occurred_to: dt.datetime | None = None
     recorded_from: dt.datetime | None = None
     recorded_to: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        """Every string reaches SQL: valid Unicode, no control characters, lists bounded."""
+        for name in ("types", "sources"):
+            values = getattr(self, name)
+            if values is not None and len(values) > MAX_FILTER_VALUES:
+                raise BadUserInput(f"filter.{name} lists {len(values)} values; at most {MAX_FILTER_VALUES} are allowed")
+            for value in values or ():
+                check_text(value, f"filter.{name}")
+        for name in ("actor_id", "actor_type", "target_type", "target_id", "outcome", "correlation_id"):
+            if (value := getattr(self, name)) is not None:
+                check_text(value, f"filter.{to_camel(name)}")
 
     def conditions(self) -> list[ColumnElement[bool]]:
         c = events.c
