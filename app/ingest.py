@@ -10,11 +10,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.principal import Principal
-from app.contracts import BY_INPUT_MEMBER, Envelope, Problem
-from app.contracts.problems import problems_from
+from app.contracts.envelope import Envelope
+from app.contracts.problems import Problem, problems_from
+from app.contracts.registry import BY_INPUT_MEMBER
 from app.errors import LimitExceeded
-from app.store import append as store
-from app.store.records import EventRecord, NewEvent
+from app.store.append import Accepted, Conflict, Duplicate, append
+from app.store.records import NewEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,22 +33,15 @@ class Submission:
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
-    record: EventRecord
-
-
-@dataclass(frozen=True, slots=True)
-class Duplicate:
-    record: EventRecord
-
-
-@dataclass(frozen=True, slots=True)
 class Rejected:
+    """The submission was not stored; ``problems`` say why and where."""
+
     event_id: str | None
     problems: list[Problem]
 
 
 Result = Accepted | Duplicate | Rejected
+"""What happened to one submission: the store's ``Accepted``/``Duplicate``, or rejected here."""
 
 
 def validate(submission: Submission, principal: Principal) -> NewEvent | Rejected:
@@ -132,18 +126,16 @@ async def record_events(
         raise LimitExceeded(f"a batch takes at most {max_batch} events, got {len(submissions)}")
     checked = [validate(submission, principal) for submission in submissions]
     valid = [event for event in checked if isinstance(event, NewEvent)]
-    appended = iter(await store.append(engine, valid))
+    appended = iter(await append(engine, valid))
     results: list[Result] = []
     for event in checked:
         if isinstance(event, Rejected):
             results.append(event)
             continue
         outcome = next(appended)
-        if isinstance(outcome, store.Accepted):
-            results.append(Accepted(outcome.record))
-        elif isinstance(outcome, store.Duplicate):
-            results.append(Duplicate(outcome.record))
-        else:
+        if isinstance(outcome, Conflict):
             conflict = Problem(("eventId",), "CONFLICT", "a different event already holds this eventId in this tenant")
             results.append(Rejected(event.event_id, [conflict]))
+        else:
+            results.append(outcome)
     return results

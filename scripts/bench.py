@@ -48,7 +48,7 @@ from app.ingest import Submission
 from app.server import create_app
 from app.store.engine import WRITE, create_engine
 from app.store.migrate import upgrade
-from app.store.query import EventQuery, encode_cursor
+from app.store.event_query import EventQuery, encode_cursor
 from app.store.read import TenantReader
 from app.store.tables import events
 
@@ -599,7 +599,7 @@ async def reads(databases: Databases, plan: Plan, directory: Path, generated: di
                                   sources=[])
         head = await _head(engine, READ_TENANT)
         # 90% depth, newest first: the page after the event at sequence head - 0.9 × head. The cursor is made
-        # with the gateway's own codec (app.store.query.encode_cursor) for the default query; checked below.
+        # with the gateway's own codec (app.store.event_query.encode_cursor) for the default query; checked below.
         deep_sequence = head - int(0.9 * head)
         deep_cursor = encode_cursor((deep_sequence,), EventQuery().digest(READ_TENANT))
         queries = [

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.keys import authenticate
 from app.config import Settings
-from app.contracts import CURRENT
+from app.contracts.registry import CURRENT
 from app.demo import TENANT, seed_demo
 from app.store.verify import verify_chain
 

@@ -1,19 +1,8 @@
-"""Event contracts: the one declaration of every event type, its validation and versions."""
+"""Event contracts: the one declaration of every event type, its validation and versions.
 
-from app.contracts.envelope import Actor, ActorType, Envelope, Outcome, Target
-from app.contracts.problems import Problem
-from app.contracts.registry import BY_INPUT_MEMBER, BY_NAME, CURRENT, Contract, decode
-
-__all__ = [
-    "BY_INPUT_MEMBER",
-    "BY_NAME",
-    "CURRENT",
-    "Actor",
-    "ActorType",
-    "Contract",
-    "Envelope",
-    "Outcome",
-    "Problem",
-    "Target",
-    "decode",
-]
+- ``declare``: ``@event_contract``, how a contract is declared;
+- ``identity``, ``access``, ``commerce``, ``data``: the declarations, one module per domain;
+- ``registry``: the catalog built from them (current versions, upcasters, JSON Schema);
+- ``envelope``: the fields every event carries; ``values``: shared value types and their rules;
+- ``problems``: validation failures as stable codes with paths.
+"""

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from app.contracts.declare import event_contract
 from app.contracts.values import ContractModel, Count, Label, LongText
 
 
@@ -16,8 +17,13 @@ class ExportFormat(enum.Enum):
     PARQUET = "PARQUET"
 
 
+@event_contract(
+    "data.exported",
+    version=1,
+    examples=[{"dataset": "customers", "format": "CSV", "recordCount": 1200, "destination": "s3://exports"}],
+)
 class DataExportedData(ContractModel):
-    """data.exported v1: a dataset left the system."""
+    """A dataset left the system."""
 
     dataset: Label
     format: ExportFormat
@@ -33,8 +39,13 @@ class FieldChange(ContractModel):
     after: LongText | None = None
 
 
+@event_contract(
+    "setting.changed",
+    version=1,
+    examples=[{"setting": "password_policy", "changes": [{"field": "minLength", "before": "8", "after": "12"}]}],
+)
 class SettingChangedData(ContractModel):
-    """setting.changed v1: a configuration setting was changed."""
+    """A configuration setting was changed."""
 
     setting: Label
     changes: Annotated[list[FieldChange], Field(min_length=1, max_length=100)]

@@ -1,4 +1,4 @@
-"""Identity: sign-ins and API keys."""
+"""Identity: sign-ins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.contracts.values import ContractModel, Count, Id, Label, Text, Timestamp
+from app.contracts.declare import event_contract
+from app.contracts.values import ContractModel, Count, Id
 
 
 class SignInMethod(enum.Enum):
@@ -25,33 +26,21 @@ class SignInFailureReason(enum.Enum):
     UNKNOWN_USER = "UNKNOWN_USER"
 
 
+@event_contract("user.signed_in", version=1, examples=[{"method": "PASSWORD", "mfa": True, "sessionId": "s_81"}])
 class UserSignedInData(ContractModel):
-    """user.signed_in v1: a user started a session."""
+    """A user started a session."""
 
     method: SignInMethod
     mfa: bool
     session_id: Id | None = None
 
 
+@event_contract(
+    "user.sign_in_failed", version=1, examples=[{"method": "PASSWORD", "failureReason": "MFA_FAILED", "attempt": 2}]
+)
 class UserSignInFailedData(ContractModel):
-    """user.sign_in_failed v1: a sign-in attempt was refused."""
+    """A sign-in attempt was refused."""
 
     method: SignInMethod
     failure_reason: SignInFailureReason
     attempt: Annotated[Count, Field(ge=1)]
-
-
-class ApiKeyCreatedData(ContractModel):
-    """api_key.created v1: an API key was issued."""
-
-    key_id: Id
-    name: Label
-    scopes: Annotated[list[Id], Field(max_length=50)]
-    expires_at: Timestamp | None = None
-
-
-class ApiKeyRevokedData(ContractModel):
-    """api_key.revoked v1: an API key was revoked."""
-
-    key_id: Id
-    reason: Text | None = None

@@ -1,63 +1,46 @@
-"""The catalog: every event contract, its versions and the upcasters between them.
+"""The catalog: every declared event contract, its versions and the upcasters between them.
 
-Adding an event type means declaring its data model in a domain module and
-adding one ``Contract`` line here (and its GraphQL type in ``app.graphql.events``).
+A contract is declared once, with ``@event_contract`` on its data model in a
+domain module (``app.contracts.declare``). Importing the domain modules here
+collects the declarations; the newest version of each name is the current one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from app.contracts import access, commerce, data, identity
+from app.contracts.declare import DECLARED, Contract
 from app.contracts.values import ContractModel
 
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+DOMAINS = (identity, access, commerce, data)
+"""The domain modules whose declarations form the catalog, in the order the schema lists them."""
 
 
-@dataclass(frozen=True)
-class Contract:
-    name: str
-    """Contract name as stored in ``type``, e.g. ``order.placed``."""
-    version: int
-    graphql_type: str
-    """GraphQL object type; its lower-camel form is the ``EventDataInput`` member."""
-    model: type[ContractModel]
-    upcast: Upcaster | None = None
-    """For an older version: turns its data into the next version's."""
-
-    @property
-    def description(self) -> str:
-        return (self.model.__doc__ or "").strip()
-
-    @property
-    def input_member(self) -> str:
-        return self.graphql_type[0].lower() + self.graphql_type[1:]
+def _catalog_order(contract: Contract) -> int:
+    """Domain order first, then declaration order (a sorted sort is stable); other modules' contracts go last."""
+    modules = [domain.__name__ for domain in DOMAINS]
+    module = contract.model.__module__
+    return modules.index(module) if module in modules else len(modules)
 
 
-CURRENT: tuple[Contract, ...] = (
-    Contract("user.signed_in", 1, "UserSignedIn", identity.UserSignedInData),
-    Contract("user.sign_in_failed", 1, "UserSignInFailed", identity.UserSignInFailedData),
-    Contract("role.granted", 1, "RoleGranted", access.RoleGrantedData),
-    Contract("role.revoked", 1, "RoleRevoked", access.RoleRevokedData),
-    Contract("api_key.created", 1, "ApiKeyCreated", identity.ApiKeyCreatedData),
-    Contract("api_key.revoked", 1, "ApiKeyRevoked", identity.ApiKeyRevokedData),
-    Contract("order.placed", 2, "OrderPlaced", commerce.OrderPlacedData),
-    Contract("payment.captured", 1, "PaymentCaptured", commerce.PaymentCapturedData),
-    Contract("payment.failed", 1, "PaymentFailed", commerce.PaymentFailedData),
-    Contract("refund.issued", 1, "RefundIssued", commerce.RefundIssuedData),
-    Contract("data.exported", 1, "DataExported", data.DataExportedData),
-    Contract("setting.changed", 1, "SettingChanged", data.SettingChangedData),
+_DECLARED = sorted(DECLARED, key=_catalog_order)
+_ALL_VERSIONS: dict[tuple[str, int], Contract] = {(c.name, c.version): c for c in _DECLARED}
+_NAMES = list(dict.fromkeys(c.name for c in _DECLARED))
+
+CURRENT: tuple[Contract, ...] = tuple(
+    max((c for c in _DECLARED if c.name == name), key=lambda c: c.version) for name in _NAMES
 )
-
-PREVIOUS: tuple[Contract, ...] = (
-    Contract("order.placed", 1, "OrderPlaced", commerce.OrderPlacedDataV1, commerce.order_placed_v1_to_v2),
-)
+"""The version each contract is ingested and served in."""
+PREVIOUS: tuple[Contract, ...] = tuple(c for c in _DECLARED if c not in CURRENT)
+"""Older versions that may still be stored; each has an upcaster to the next version."""
 
 BY_NAME: dict[str, Contract] = {c.name: c for c in CURRENT}
 BY_INPUT_MEMBER: dict[str, Contract] = {c.input_member: c for c in CURRENT}
-_ALL_VERSIONS: dict[tuple[str, int], Contract] = {(c.name, c.version): c for c in CURRENT + PREVIOUS}
+
+for _old in PREVIOUS:
+    if _old.upcast is None or (_old.name, _old.version + 1) not in _ALL_VERSIONS:
+        raise TypeError(f"{_old.name} v{_old.version} needs an upcaster to v{_old.version + 1}")
 
 
 def accepted_versions(name: str) -> list[int]:
@@ -71,19 +54,24 @@ def version_of(name: str, version: int) -> Contract:
         raise LookupError(f"no contract {name} v{version}") from None
 
 
+def upcast(name: str, version: int, recorded: dict[str, Any]) -> dict[str, Any]:
+    """Data as recorded → the current version's data (camelCase JSON), one version at a time."""
+    current = BY_NAME[name].version
+    while version < current:
+        upcaster = version_of(name, version).upcast
+        assert upcaster is not None  # checked for every older version at import
+        recorded = upcaster(recorded)
+        version += 1
+    return recorded
+
+
 def decode(name: str, version: int, recorded: dict[str, Any]) -> ContractModel:
-    """Data as recorded → the current version's model, upcasting one version at a time."""
-    contract = version_of(name, version)
-    current = BY_NAME[name]
-    while contract.version < current.version:
-        assert contract.upcast is not None, f"{name} v{contract.version} has no upcaster"
-        recorded = contract.upcast(recorded)
-        contract = version_of(name, contract.version + 1)
-    return current.model.model_validate(recorded)
+    """Data as recorded → the current version's model."""
+    return BY_NAME[name].model.model_validate(upcast(name, version, recorded))
 
 
 def json_schema(contract: Contract) -> dict[str, Any]:
-    """JSON Schema (2020-12) of the data as stored, with every ``$ref`` written out in place."""
+    """JSON Schema (2020-12) of the data as stored, with every ``$ref`` written out in place, and its examples."""
     schema = contract.model.model_json_schema(by_alias=True)
     definitions = schema.pop("$defs", {})
 
@@ -96,4 +84,5 @@ def json_schema(contract: Contract) -> dict[str, Any]:
             return [inline(item) for item in node]
         return node
 
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **inline(schema)}
+    examples = {"examples": list(contract.examples)} if contract.examples else {}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **inline(schema), **examples}

@@ -150,5 +150,5 @@ Timestamp = Annotated[
 class Money(ContractModel):
     """An amount in a currency's minor unit (cents for EUR)."""
 
-    amount_minor: AmountMinor
-    currency: Currency
+    amount_minor: Annotated[AmountMinor, Field(description="Amount in the currency's minor unit (cents for EUR).")]
+    currency: Annotated[Currency, Field(description="ISO 4217 code, three upper-case letters.")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from app.contracts import CURRENT, Contract
+from app.contracts.declare import Contract
+from app.contracts.registry import CURRENT
 from app.contracts.registry import accepted_versions, json_schema
 
 

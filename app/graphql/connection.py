@@ -10,9 +10,9 @@ import strawberry
 from strawberry.types import Info
 
 from app.errors import BadUserInput
-from app.graphql.data import ActorType, Outcome
+from app.graphql.contract_types import ActorType, Outcome
 from app.graphql.events import AuditEventUnion, to_event
-from app.store.query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
+from app.store.event_query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
 from app.store.read import TenantReader
 
 AuditEventOrderField = strawberry.enum(OrderField, name="AuditEventOrderField")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Annotated, Union
+from typing import TYPE_CHECKING, Annotated, TypeAlias, Union
 
 import strawberry
 from strawberry.types import Info
 
-from app.contracts import BY_NAME, decode, envelope
+from app.contracts import envelope
+from app.contracts.declare import Contract
+from app.contracts.registry import BY_NAME, CURRENT, PREVIOUS, decode
 from app.contracts.values import BigInt
-from app.graphql import data as d
+from app.graphql import contract_types as d
+from app.graphql.contract_types import DATA_TYPES
 from app.store.chain import record_canonical
 from app.store.records import EventRecord
 
@@ -98,101 +101,34 @@ class AuditEvent(Node):
         )
 
 
-@strawberry.type(description="user.signed_in: a user started a session.")
-class UserSignedIn(AuditEvent):
-    data: d.UserSignedInData
+def _description(contract: Contract) -> str:
+    """``order.placed v2: An order was placed… Stored v1 events are served as v2: <the upcaster's first line>``"""
+    text = f"{contract.name} v{contract.version}: {contract.description}"
+    for older in PREVIOUS:
+        if older.name == contract.name and older.upcast is not None:
+            how = (older.upcast.__doc__ or "").strip().splitlines()[0]
+            text += f" Stored v{older.version} events are served as v{older.version + 1}: {how}"
+    return text
 
 
-@strawberry.type(description="user.sign_in_failed: a sign-in attempt was refused.")
-class UserSignInFailed(AuditEvent):
-    data: d.UserSignInFailedData
-
-
-@strawberry.type(description="role.granted: a role was granted to a principal.")
-class RoleGranted(AuditEvent):
-    data: d.RoleGrantedData
-
-
-@strawberry.type(description="role.revoked: a role was taken away from a principal.")
-class RoleRevoked(AuditEvent):
-    data: d.RoleRevokedData
-
-
-@strawberry.type(description="api_key.created: an API key was issued.")
-class ApiKeyCreated(AuditEvent):
-    data: d.ApiKeyCreatedData
-
-
-@strawberry.type(description="api_key.revoked: an API key was revoked.")
-class ApiKeyRevoked(AuditEvent):
-    data: d.ApiKeyRevokedData
-
-
-@strawberry.type(description="order.placed: an order was placed (v1 events are served as v2, channel WEB).")
-class OrderPlaced(AuditEvent):
-    data: d.OrderPlacedData
-
-
-@strawberry.type(description="payment.captured: money was taken for an order.")
-class PaymentCaptured(AuditEvent):
-    data: d.PaymentCapturedData
-
-
-@strawberry.type(description="payment.failed: a payment attempt failed.")
-class PaymentFailed(AuditEvent):
-    data: d.PaymentFailedData
-
-
-@strawberry.type(description="refund.issued: money was given back for a payment.")
-class RefundIssued(AuditEvent):
-    data: d.RefundIssuedData
-
-
-@strawberry.type(description="data.exported: a dataset left the system.")
-class DataExported(AuditEvent):
-    data: d.DataExportedData
-
-
-@strawberry.type(description="setting.changed: a configuration setting was changed.")
-class SettingChanged(AuditEvent):
-    data: d.SettingChangedData
-
-
-AuditEventUnion = Annotated[
-    Union[  # noqa: UP007  (strawberry.union needs a typing.Union here)
-        UserSignedIn,
-        UserSignInFailed,
-        RoleGranted,
-        RoleRevoked,
-        ApiKeyCreated,
-        ApiKeyRevoked,
-        OrderPlaced,
-        PaymentCaptured,
-        PaymentFailed,
-        RefundIssued,
-        DataExported,
-        SettingChanged,
-    ],
-    strawberry.union("AuditEventUnion"),
-]
-
-EVENT_TYPES: dict[str, type[AuditEvent]] = {
-    cls.__name__: cls
-    for cls in (
-        UserSignedIn,
-        UserSignInFailed,
-        RoleGranted,
-        RoleRevoked,
-        ApiKeyCreated,
-        ApiKeyRevoked,
-        OrderPlaced,
-        PaymentCaptured,
-        PaymentFailed,
-        RefundIssued,
-        DataExported,
-        SettingChanged,
+def _event_type(contract: Contract) -> type[AuditEvent]:
+    """The contract's event type: the ``AuditEvent`` envelope plus its ``data``."""
+    shell = type(
+        contract.graphql_type,
+        (AuditEvent,),
+        {"__annotations__": {"data": DATA_TYPES[contract.name]}, "__module__": __name__},
     )
-}
+    return strawberry.type(shell, description=_description(contract))
+
+
+EVENT_TYPES: dict[str, type[AuditEvent]] = {c.graphql_type: _event_type(c) for c in CURRENT}
+"""GraphQL type name → event type, one per current contract, in catalog order."""
+
+if TYPE_CHECKING:
+    AuditEventUnion: TypeAlias = AuditEvent
+else:
+    # The members come from the catalog, so the union is built at run time; to a type checker it is an AuditEvent.
+    AuditEventUnion = Annotated[Union[tuple(EVENT_TYPES.values())], strawberry.union("AuditEventUnion")]  # noqa: UP007
 
 
 def to_event(record: EventRecord) -> AuditEvent:

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
-from strawberry.experimental.pydantic import input as pydantic_input
 from strawberry.types import Info
 
 from app.auth.principal import Scope
-from app.contracts import Envelope, Problem
-from app.graphql import data as d
+from app.contracts.envelope import Envelope
+from app.contracts.problems import Problem
+from app.graphql.context import Context
+from app.graphql.contract_types import MEMBERS, EventDataInput, input_type
 from app.graphql.events import AuditEventUnion, to_event
-from app.ingest import Accepted, Duplicate, Rejected, Submission, record_events
+from app.ingest import Rejected, Submission, record_events
+from app.store.append import Accepted, Duplicate
 from app.store.records import EventRecord
 
-
-@pydantic_input(model=Envelope, all_fields=True)
-class RecordEventInput:
-    """The envelope fields come from the ``Envelope`` contract; ``data`` names the event's contract."""
-
-    data: d.EventDataInput
+RecordEventInput: Any = input_type(Envelope, name="RecordEventInput", extra={"data": EventDataInput})
+"""The envelope fields come from the ``Envelope`` contract; ``data`` names the event's contract."""
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-_MEMBERS = [(field.name, _camel(field.name)) for field in dataclasses.fields(d.EventDataInput)]
-
-
-def _submission(event: RecordEventInput) -> Submission:
+def _submission(event: Any) -> Submission:
     """The inputs are handed over as they are: the contract models validate them from their attributes."""
-    ((name, member),) = [(n, m) for n, m in _MEMBERS if getattr(event.data, n) is not strawberry.UNSET]
+    ((name, member),) = [(n, m) for n, m in MEMBERS.items() if getattr(event.data, n) is not strawberry.UNSET]
     return Submission(envelope=event, member=member, data=getattr(event.data, name))
 
 
@@ -93,7 +82,7 @@ class Mutation:
         description="Record a batch of events. Each input is validated on its own; all accepted events of the "
         "batch are committed in one transaction before the answer is sent, so EventAccepted means durably stored."
     )
-    async def record_events(self, info: Info, events: list[RecordEventInput]) -> RecordEventsPayload:
+    async def record_events(self, info: Info[Context, None], events: list[RecordEventInput]) -> RecordEventsPayload:
         context = info.context
         principal = context.require(Scope.WRITE)
         submissions = [_submission(event) for event in events]

@@ -14,7 +14,7 @@ from app.errors import LimitExceeded
 from app.graphql.catalog import CATALOG, EventTypeInfo
 from app.graphql.connection import AuditEventConnection, AuditEventFilter, AuditEventOrder, paginate
 from app.graphql.events import AuditEventUnion, Node, parse_node_id, to_event
-from app.store.query import EventFilter, EventQuery, Order
+from app.store.event_query import EventFilter, EventQuery, Order
 from app.store.search import parse_search
 from app.store.verify import verify_chain
 

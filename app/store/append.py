@@ -65,10 +65,16 @@ async def append(
                 sequence, previous_hash = heads[event.tenant]
                 sequence += 1
                 canonical = canonical_bytes(event, tenant=event.tenant, sequence=sequence, recorded_at=recorded_at)
-                record = _record(event, sequence, recorded_at, link(previous_hash, canonical), previous_hash)
+                record = EventRecord.chained(
+                    event,
+                    sequence=sequence,
+                    recorded_at=recorded_at,
+                    hash=link(previous_hash, canonical),
+                    previous_hash=previous_hash,
+                )
                 heads[event.tenant] = (sequence, record.hash)
                 stored[key] = record
-                rows.append(_row(record))
+                rows.append(record.row())
                 results.append(Accepted(record))
             if rows:
                 await connection.execute(events.insert(), rows)
@@ -109,35 +115,3 @@ async def _stored(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dic
     )
     rows = await connection.execute(select(events).where(condition))
     return {(row.tenant, row.event_id): EventRecord(**row._mapping) for row in rows}
-
-
-def _record(event: NewEvent, sequence: int, recorded_at: dt.datetime, hash_: str, previous_hash: str) -> EventRecord:
-    return EventRecord(
-        tenant=event.tenant,
-        sequence=sequence,
-        event_id=event.event_id,
-        source=event.source,
-        type=event.type,
-        schema_version=event.schema_version,
-        occurred_at=event.occurred_at,
-        recorded_at=recorded_at,
-        actor_type=event.actor_type,
-        actor_id=event.actor_id,
-        actor_display_name=event.actor_display_name,
-        actor_ip=event.actor_ip,
-        actor_user_agent=event.actor_user_agent,
-        target_type=event.target_type,
-        target_id=event.target_id,
-        target_display_name=event.target_display_name,
-        outcome=event.outcome,
-        correlation_id=event.correlation_id,
-        causation_id=event.causation_id,
-        traceparent=event.traceparent,
-        data=event.data,
-        hash=hash_,
-        previous_hash=previous_hash,
-    )
-
-
-def _row(record: EventRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in EventRecord.__slots__}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.store.query import EventQuery, OrderField, Position, beyond
+from app.store.event_query import EventQuery, OrderField, Position, beyond
 from app.store.records import EventRecord
 from app.store.tables import events
 

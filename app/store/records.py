@@ -1,13 +1,19 @@
-"""What the store takes in and gives back: flat, frozen mirrors of an events row."""
+"""What the store takes in and gives back: flat, frozen mirrors of an events row.
+
+The envelope's columns are declared once, in ``NewEvent``; ``EventRecord`` adds
+what the store decides (place in the chain, time of recording). A test checks
+that ``EventRecord``'s fields are exactly the ``events`` table's columns.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewEvent:
     """A validated event, ready to be chained; ``data`` is the contract data as recorded."""
 
@@ -32,30 +38,31 @@ class NewEvent:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class EventRecord:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord(NewEvent):
     """One stored event: the new event plus its place in the tenant's chain."""
 
-    tenant: str
     sequence: int
-    event_id: str
-    source: str
-    type: str
-    schema_version: int
-    occurred_at: dt.datetime
     recorded_at: dt.datetime
-    actor_type: str
-    actor_id: str
-    actor_display_name: str | None
-    actor_ip: str | None
-    actor_user_agent: str | None
-    target_type: str | None
-    target_id: str | None
-    target_display_name: str | None
-    outcome: str
-    correlation_id: str | None
-    causation_id: str | None
-    traceparent: str | None
-    data: dict[str, Any]
     hash: str
     previous_hash: str
+
+    @classmethod
+    def chained(
+        cls, event: NewEvent, *, sequence: int, recorded_at: dt.datetime, hash: str, previous_hash: str
+    ) -> EventRecord:
+        return cls(
+            **{name: getattr(event, name) for name in NEW_EVENT_FIELDS},
+            sequence=sequence,
+            recorded_at=recorded_at,
+            hash=hash,
+            previous_hash=previous_hash,
+        )
+
+    def row(self) -> dict[str, Any]:
+        """The ``events`` row: one value per column."""
+        return {name: getattr(self, name) for name in EVENT_RECORD_FIELDS}
+
+
+NEW_EVENT_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(NewEvent))
+EVENT_RECORD_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(EventRecord))

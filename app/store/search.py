@@ -18,7 +18,7 @@ from dataclasses import replace
 from app.contracts.envelope import ActorType, Outcome
 from app.contracts.values import check_text
 from app.errors import BadUserInput
-from app.store.query import EventFilter
+from app.store.event_query import EventFilter
 
 MAX_TERMS = 30
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)

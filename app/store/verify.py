@@ -15,7 +15,7 @@ CHUNK = 2000
 
 
 @dataclass(frozen=True, slots=True)
-class IntegrityReport:
+class ChainReport:
     tenant: str
     ok: bool
     checked_count: int
@@ -26,7 +26,7 @@ class IntegrityReport:
 
 async def verify_chain(
     engine: AsyncEngine, tenant: str, from_sequence: int | None = None, to_sequence: int | None = None
-) -> IntegrityReport:
+) -> ChainReport:
     """Walk the chain in sequence order; the first row that does not link is the break.
 
     A row breaks the chain when its sequence is not the next one (a row went
@@ -67,7 +67,7 @@ async def verify_chain(
                 expected_previous, expected_sequence = record.hash, record.sequence + 1
         if broken is None and to_sequence is None and end == head_sequence and expected_previous != head_hash:
             broken = head_sequence  # the head no longer matches the last row
-    return IntegrityReport(
+    return ChainReport(
         tenant=tenant,
         ok=broken is None,
         checked_count=checked,

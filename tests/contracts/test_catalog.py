@@ -6,12 +6,12 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from app.contracts import CURRENT
+from app.contracts.registry import CURRENT
 from app.contracts.commerce import OrderPlacedData
 from app.contracts.envelope import Envelope
 from app.contracts.problems import problems_from
 from app.contracts.registry import accepted_versions, decode, json_schema
-from app.graphql import data as graphql_data
+from app.graphql import contract_types as graphql_data
 from app.graphql.events import EVENT_TYPES
 
 
@@ -21,7 +21,9 @@ def test_every_contract_has_its_graphql_type_and_input_member() -> None:
         assert contract.graphql_type in EVENT_TYPES
         snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in contract.input_member)
         assert snake in members, contract.name
-        assert contract.description.startswith(f"{contract.name} v{contract.version}")
+        assert contract.description and EVENT_TYPES[contract.graphql_type].__strawberry_definition__.description.startswith(
+            f"{contract.name} v{contract.version}: "
+        )
     assert len(CURRENT) == 12
 
 
