@@ -47,8 +47,8 @@ from app.demo import SOURCES
 from app.ingest import Submission
 from app.server import create_app
 from app.store.engine import WRITE, create_engine
-from app.store.migrate import upgrade
 from app.store.event_query import EventQuery, encode_cursor
+from app.store.migrate import upgrade
 from app.store.read import TenantReader
 from app.store.tables import events
 

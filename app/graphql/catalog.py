@@ -6,8 +6,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.contracts.declare import Contract
-from app.contracts.registry import CURRENT
-from app.contracts.registry import accepted_versions, json_schema
+from app.contracts.registry import CURRENT, accepted_versions, json_schema
 
 
 @strawberry.type

@@ -6,11 +6,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from app.contracts.registry import CURRENT
 from app.contracts.commerce import OrderPlacedData
 from app.contracts.envelope import Envelope
 from app.contracts.problems import problems_from
-from app.contracts.registry import accepted_versions, decode, json_schema
+from app.contracts.registry import CURRENT, accepted_versions, decode, json_schema
 from app.graphql import contract_types as graphql_data
 from app.graphql.events import EVENT_TYPES
 
@@ -21,9 +20,8 @@ def test_every_contract_has_its_graphql_type_and_input_member() -> None:
         assert contract.graphql_type in EVENT_TYPES
         snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in contract.input_member)
         assert snake in members, contract.name
-        assert contract.description and EVENT_TYPES[contract.graphql_type].__strawberry_definition__.description.startswith(
-            f"{contract.name} v{contract.version}: "
-        )
+        described = EVENT_TYPES[contract.graphql_type].__strawberry_definition__.description
+        assert contract.description and described.startswith(f"{contract.name} v{contract.version}: ")
     assert len(CURRENT) == 12
 
 
