@@ -1,31 +1,77 @@
-"""Errors a caller is meant to see; anything else is masked as INTERNAL."""
+"""Every error code a caller can see, and the errors a caller is meant to see; anything else is masked as INTERNAL."""
 
 from __future__ import annotations
 
+import enum
 from typing import ClassVar
+
+
+class Code(enum.StrEnum):
+    """Stable, machine-readable codes: ``extensions.code`` of a GraphQL error, ``InputError.code`` of an input."""
+
+    # Request-level (``extensions.code``).
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL = "INTERNAL"
+
+    # Per input of recordEvents (``InputError.code``): shape, from Pydantic's own checks.
+    REQUIRED = "REQUIRED"
+    EMPTY = "EMPTY"
+    TOO_LONG = "TOO_LONG"
+    TOO_FEW = "TOO_FEW"
+    TOO_MANY = "TOO_MANY"
+    TOO_SMALL = "TOO_SMALL"
+    TOO_LARGE = "TOO_LARGE"
+    INVALID_VALUE = "INVALID_VALUE"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    INVALID_TYPE = "INVALID_TYPE"
+    INVALID_DATETIME = "INVALID_DATETIME"
+    INVALID = "INVALID"
+
+    # Per input: the contracts' own rules.
+    INVALID_UNICODE = "INVALID_UNICODE"
+    CONTROL_CHARACTER = "CONTROL_CHARACTER"
+    INVALID_ID = "INVALID_ID"
+    INVALID_NAME = "INVALID_NAME"
+    INVALID_CURRENCY = "INVALID_CURRENCY"
+    INVALID_IP = "INVALID_IP"
+    NEGATIVE = "NEGATIVE"
+    MISSING_OFFSET = "MISSING_OFFSET"
+    IN_FUTURE = "IN_FUTURE"
+    INVALID_TRACEPARENT = "INVALID_TRACEPARENT"
+    SELF_CAUSATION = "SELF_CAUSATION"
+    UNKNOWN_CONTRACT = "UNKNOWN_CONTRACT"
+
+    # Per input: rights and the log's state.
+    TENANT_REQUIRED = "TENANT_REQUIRED"
+    CONFLICT = "CONFLICT"
 
 
 class UserFacingError(Exception):
     """An error whose message and code are safe and useful to show the caller."""
 
-    code: ClassVar[str] = "BAD_USER_INPUT"
+    code: ClassVar[Code] = Code.BAD_USER_INPUT
 
 
 class BadUserInput(UserFacingError):
-    code = "BAD_USER_INPUT"
+    code = Code.BAD_USER_INPUT
 
 
 class InvalidCursor(UserFacingError):
-    code = "INVALID_CURSOR"
+    code = Code.INVALID_CURSOR
 
 
 class Unauthenticated(UserFacingError):
-    code = "UNAUTHENTICATED"
+    code = Code.UNAUTHENTICATED
 
 
 class Forbidden(UserFacingError):
-    code = "FORBIDDEN"
+    code = Code.FORBIDDEN
 
 
 class LimitExceeded(UserFacingError):
-    code = "LIMIT_EXCEEDED"
+    code = Code.LIMIT_EXCEEDED

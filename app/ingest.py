@@ -13,7 +13,7 @@ from app.auth.principal import Principal
 from app.contracts.envelope import Envelope
 from app.contracts.problems import Problem, problems_from
 from app.contracts.registry import BY_INPUT_MEMBER
-from app.errors import LimitExceeded
+from app.errors import Code, LimitExceeded
 from app.store.append import Accepted, Conflict, Duplicate, append
 from app.store.records import NewEvent
 
@@ -56,7 +56,7 @@ def validate(submission: Submission, principal: Principal) -> NewEvent | Rejecte
     contract = BY_INPUT_MEMBER.get(submission.member)
     data = None
     if contract is None:
-        problems.append(Problem(("data",), "UNKNOWN_CONTRACT", f"no event contract named {submission.member!r}"))
+        problems.append(Problem(("data",), Code.UNKNOWN_CONTRACT, f"no event contract named {submission.member!r}"))
     else:
         try:
             data = contract.model.model_validate(submission.data, from_attributes=True)
@@ -69,11 +69,12 @@ def validate(submission: Submission, principal: Principal) -> NewEvent | Rejecte
         if tenant is None and len(principal.tenants) == 1:
             (tenant,) = principal.tenants
         if tenant is None:
-            problems.append(Problem(("tenant",), "TENANT_REQUIRED", "this key holds several tenants: name one"))
+            problems.append(Problem(("tenant",), Code.TENANT_REQUIRED, "this key holds several tenants: name one"))
         elif tenant not in principal.tenants:
-            problems.append(Problem(("tenant",), "FORBIDDEN", f"this key may not write to tenant {tenant!r}"))
+            problems.append(Problem(("tenant",), Code.FORBIDDEN, f"this key may not write to tenant {tenant!r}"))
         elif envelope.source not in principal.sources:
-            problems.append(Problem(("source",), "FORBIDDEN", f"this key may not write as source {envelope.source!r}"))
+            message = f"this key may not write as source {envelope.source!r}"
+            problems.append(Problem(("source",), Code.FORBIDDEN, message))
 
     if problems or envelope is None or contract is None or data is None or tenant is None:
         return Rejected(_event_id(submission, envelope, problems), problems)
@@ -134,7 +135,8 @@ async def record_events(
             continue
         outcome = next(appended)
         if isinstance(outcome, Conflict):
-            conflict = Problem(("eventId",), "CONFLICT", "a different event already holds this eventId in this tenant")
+            message = "a different event already holds this eventId in this tenant"
+            conflict = Problem(("eventId",), Code.CONFLICT, message)
             results.append(Rejected(event.event_id, [conflict]))
         else:
             results.append(outcome)

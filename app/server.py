@@ -22,6 +22,7 @@ from strawberry.http import GraphQLHTTPResponse
 
 from app.auth.keys import authenticate
 from app.config import Settings
+from app.errors import Code
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
@@ -100,7 +101,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = {"errors": [{"message": f"request body is larger than {self.limit} bytes",
-                            "extensions": {"code": "LIMIT_EXCEEDED"}}]}
+                            "extensions": {"code": Code.LIMIT_EXCEEDED}}]}
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
 

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.contracts.values import ContractModel, Id, IpAddress, Name, Text, Timestamp
+from app.errors import Code
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -30,7 +31,7 @@ class Outcome(enum.Enum):
 
 def _not_in_future(value: dt.datetime) -> dt.datetime:
     if value > dt.datetime.now(dt.UTC) + FUTURE_TOLERANCE:
-        raise PydanticCustomError("IN_FUTURE", "must not be more than 5 minutes in the future")
+        raise PydanticCustomError(Code.IN_FUTURE, "must not be more than 5 minutes in the future")
     return value
 
 
@@ -39,7 +40,7 @@ def _traceparent(value: str) -> str:
     match = TRACEPARENT.fullmatch(value)
     if not match or match[1] == "ff" or set(match[2]) == {"0"} or set(match[3]) == {"0"}:
         raise PydanticCustomError(
-            "INVALID_TRACEPARENT", "must be a W3C traceparent such as 00-<32 hex>-<16 hex>-<2 hex>"
+            Code.INVALID_TRACEPARENT, "must be a W3C traceparent such as 00-<32 hex>-<16 hex>-<2 hex>"
         )
     return value
 
@@ -86,5 +87,5 @@ class Envelope(ContractModel):
     @model_validator(mode="after")
     def _not_its_own_cause(self) -> Envelope:
         if self.causation_id is not None and self.causation_id == self.event_id:
-            raise PydanticCustomError("SELF_CAUSATION", "causationId must name another event")
+            raise PydanticCustomError(Code.SELF_CAUSATION, "causationId must name another event")
         return self

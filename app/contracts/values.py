@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from app.contracts.currencies import ISO_4217
-from app.errors import BadUserInput
+from app.errors import BadUserInput, Code
 
 BigInt = NewType("BigInt", int)
 """A signed 64-bit integer; GraphQL serializes it as a decimal string, JSON as an integer."""
@@ -53,32 +53,32 @@ def _printable(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise PydanticCustomError("INVALID_UNICODE", "must be valid Unicode (no lone surrogates)") from None
+        raise PydanticCustomError(Code.INVALID_UNICODE, "must be valid Unicode (no lone surrogates)") from None
     if _CONTROL.search(value):
-        raise PydanticCustomError("CONTROL_CHARACTER", "must not contain control characters")
+        raise PydanticCustomError(Code.CONTROL_CHARACTER, "must not contain control characters")
     return value
 
 
 def _identifier(value: str) -> str:
     if _WHITESPACE.search(value):
-        raise PydanticCustomError("INVALID_ID", "must not contain whitespace")
+        raise PydanticCustomError(Code.INVALID_ID, "must not contain whitespace")
     if any(unicodedata.category(char) == "Cf" for char in value):
         # Invisible and bidi-control characters let two ids that print the same differ.
-        raise PydanticCustomError("INVALID_ID", "must not contain invisible or bidirectional control characters")
+        raise PydanticCustomError(Code.INVALID_ID, "must not contain invisible or bidirectional control characters")
     return value
 
 
 def _name(value: str) -> str:
     if not NAME_PATTERN.fullmatch(value):
         raise PydanticCustomError(
-            "INVALID_NAME", "must be lower-case letters, digits, '_', '.' or '-', starting with a letter or digit"
+            Code.INVALID_NAME, "must be lower-case letters, digits, '_', '.' or '-', starting with a letter or digit"
         )
     return value
 
 
 def _currency(value: str) -> str:
     if value not in ISO_4217:
-        raise PydanticCustomError("INVALID_CURRENCY", "must be an ISO 4217 code such as EUR or USD")
+        raise PydanticCustomError(Code.INVALID_CURRENCY, "must be an ISO 4217 code such as EUR or USD")
     return value
 
 
@@ -86,19 +86,19 @@ def _ip(value: str) -> str:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        raise PydanticCustomError("INVALID_IP", "must be an IPv4 or IPv6 address") from None
+        raise PydanticCustomError(Code.INVALID_IP, "must be an IPv4 or IPv6 address") from None
     return value
 
 
 def _non_negative(value: int) -> int:
     if value < 0:
-        raise PydanticCustomError("NEGATIVE", "must not be negative")
+        raise PydanticCustomError(Code.NEGATIVE, "must not be negative")
     return value
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise PydanticCustomError("MISSING_OFFSET", "must carry a UTC offset, e.g. 2026-01-01T12:00:00Z")
+        raise PydanticCustomError(Code.MISSING_OFFSET, "must carry a UTC offset, e.g. 2026-01-01T12:00:00Z")
     return value.astimezone(dt.UTC)
 
 

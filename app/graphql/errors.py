@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from app.errors import UserFacingError
+from app.errors import Code, UserFacingError
 from app.graphql.limits import LIMIT_MESSAGES
 
 log = logging.getLogger("app.errors")
@@ -34,7 +34,8 @@ def _policy(error: GraphQLError, suggestions: bool = True) -> GraphQLError:
     if original is None:
         # Parsing and validation errors: written by graphql-core about the caller's document.
         limited = any(text in error.message for text in LIMIT_MESSAGES)
-        code = "LIMIT_EXCEEDED" if limited else (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+        given = (error.extensions or {}).get("code")
+        code = Code.LIMIT_EXCEEDED if limited else given or Code.GRAPHQL_VALIDATION_FAILED
         message = error.message if suggestions else _SUGGESTION.sub("", error.message)
         return GraphQLError(message, error.nodes, error.source, error.positions, error.path,
                             extensions={**(error.extensions or {}), "code": code})
@@ -46,12 +47,12 @@ def _policy(error: GraphQLError, suggestions: bool = True) -> GraphQLError:
     if isinstance(original, ValueError | TypeError) and error.path is None:
         # Variable coercion (e.g. a scalar's parse_value) reports the caller's input.
         return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
-                            extensions={"code": "BAD_USER_INPUT"})
+                            extensions={"code": Code.BAD_USER_INPUT})
     error_id = uuid.uuid4().hex[:16]
     log.error("internal error %s at %s", error_id, error.path, exc_info=original)
     return GraphQLError(
         f"Internal error (id {error_id}).", error.nodes, error.source, error.positions, error.path,
-        extensions={"code": "INTERNAL", "errorId": error_id},
+        extensions={"code": Code.INTERNAL, "errorId": error_id},
     )
 
 
