@@ -19,7 +19,9 @@ class RoleGrantedData(ContractModel):
     scope: Label | None = None
 
 
-@event_contract("role.revoked", version=1, examples=[{"role": "admin", "granteeId": "u_7", "reason": "left team"}])
+@event_contract(
+    "role.revoked", version=1, examples=[{"role": "admin", "granteeId": "u_7", "scope": None, "reason": "left team"}]
+)
 class RoleRevokedData(ContractModel):
     """A role was taken away from a principal."""
 
@@ -32,7 +34,7 @@ class RoleRevokedData(ContractModel):
 @event_contract(
     "api_key.created",
     version=1,
-    examples=[{"keyId": "k_1", "name": "ci", "scopes": ["events:write"], "expiresAt": "2027-01-01T00:00:00Z"}],
+    examples=[{"keyId": "k_1", "name": "ci", "scopes": ["events:write"], "expiresAt": "2027-01-01T00:00:00.000000Z"}],
 )
 class ApiKeyCreatedData(ContractModel):
     """An API key was issued."""

@@ -82,3 +82,12 @@ def test_money_rules() -> None:
         except ValidationError as error:
             found = {p.path: p.code for p in problems_from(error)}
         assert found == expected
+
+
+@pytest.mark.parametrize("contract", CURRENT, ids=lambda c: c.name)
+def test_every_contract_has_valid_examples_in_stored_form(contract) -> None:
+    assert contract.examples, f"{contract.name} declares no example"
+    for example in contract.examples:
+        model = contract.model.model_validate(example)
+        assert model.model_dump(mode="json") == example
+        assert json_schema(contract)["examples"] == list(contract.examples)
