@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pydantic
 import strawberry
@@ -21,6 +21,7 @@ from strawberry.experimental.pydantic import type as pydantic_type
 from strawberry.types.enum import has_enum_definition
 
 from app.contracts import envelope
+from app.contracts.envelope import ActorType, Outcome
 from app.contracts.registry import CURRENT
 from app.contracts.values import BigInt, ContractModel
 
@@ -87,10 +88,16 @@ def input_type(
     return _INPUTS[model]
 
 
-ActorType = strawberry.enum(envelope.ActorType)
-Outcome = strawberry.enum(envelope.Outcome)
-Actor = object_type(envelope.Actor)
-Target = object_type(envelope.Target)
+strawberry.enum(ActorType)
+strawberry.enum(Outcome)
+if TYPE_CHECKING:
+    # To a type checker the GraphQL types of the envelope's parts are the models they are derived from (and
+    # resolvers do hand Strawberry those models: it reads their attributes).
+    Actor: TypeAlias = envelope.Actor
+    Target: TypeAlias = envelope.Target
+else:
+    Actor = object_type(envelope.Actor)
+    Target = object_type(envelope.Target)
 
 DATA_TYPES: dict[str, type] = {
     c.name: object_type(c.model, name=f"{c.graphql_type}Data", description=c.description) for c in CURRENT
@@ -120,6 +127,8 @@ EventDataInput: Any = strawberry.input(
     description="Exactly one member is set; it names the contract (current version).",
 )
 """The ``data`` of ``RecordEventInput``: one member per current contract, named by its ``input_member``."""
+
+__all__ = ["DATA_INPUTS", "DATA_TYPES", "MEMBERS", "Actor", "ActorType", "EventDataInput", "Outcome", "Target"]
 
 MEMBERS: dict[str, str] = {_snake(c.input_member): c.input_member for c in CURRENT}
 """``EventDataInput`` attribute → GraphQL member name, e.g. ``order_placed`` → ``orderPlaced``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeAlias, Union
 
 import strawberry
@@ -60,7 +61,7 @@ class AuditEvent(Node):
     recorded_at: dt.datetime
     actor: d.Actor
     target: d.Target | None
-    outcome: d.Outcome
+    outcome: envelope.Outcome
     correlation_id: str | None
     causation_id: str | None = strawberry.field(description="eventId of the event that directly caused this one.")
     traceparent: str | None = strawberry.field(description="The W3C traceparent given at ingestion, as given.")
@@ -121,7 +122,7 @@ def _event_type(contract: Contract) -> type[AuditEvent]:
     return strawberry.type(shell, description=_description(contract))
 
 
-EVENT_TYPES: dict[str, type[AuditEvent]] = {c.graphql_type: _event_type(c) for c in CURRENT}
+EVENT_TYPES: dict[str, Callable[..., AuditEvent]] = {c.graphql_type: _event_type(c) for c in CURRENT}
 """GraphQL type name → event type, one per current contract, in catalog order."""
 
 if TYPE_CHECKING:
@@ -134,7 +135,11 @@ else:
 def to_event(record: EventRecord) -> AuditEvent:
     """A stored row as its GraphQL type, its data upcast to the current contract version."""
     contract = BY_NAME[record.type]
-    has_target = record.target_type is not None
+    target = None
+    if record.target_type is not None and record.target_id is not None:
+        target = envelope.Target.model_construct(
+            type=record.target_type, id=record.target_id, display_name=record.target_display_name
+        )
     return EVENT_TYPES[contract.graphql_type](
         id=strawberry.ID(node_id(record.tenant, record.sequence)),
         event_id=record.event_id,
@@ -152,11 +157,7 @@ def to_event(record: EventRecord) -> AuditEvent:
             ip=record.actor_ip,
             user_agent=record.actor_user_agent,
         ),
-        target=envelope.Target.model_construct(
-            type=record.target_type, id=record.target_id, display_name=record.target_display_name
-        )
-        if has_target
-        else None,
+        target=target,
         outcome=envelope.Outcome(record.outcome),
         correlation_id=record.correlation_id,
         causation_id=record.causation_id,
