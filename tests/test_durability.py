@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.keys import create_key
 from app.store.verify import verify_chain
-from tests.conftest import SOURCES, Api
-from tests.events import order_placed, payment_captured
+from tests.helpers import SOURCES, Api, order_placed, payment_captured
 
 COUNTS = "mutation($events: [RecordEventInput!]!) { recordEvents(events: $events) { acceptedCount duplicateCount " \
          "rejectedCount results { __typename } } }"
