@@ -23,9 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "AUDIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_ADMIN_URL = os.environ.get("AUDIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("AUDIT_REQUIRE_POSTGRES") == "1"
 SOURCES = ["checkout", "payments", "identity", "console"]
 
@@ -69,8 +67,9 @@ class Api:
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, key: str | None = "rw") -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {getattr(self.keys, key)}"} if key else {}
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                          headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -111,15 +110,22 @@ def order_placed(event_id: str | None = None, corr: str | None = None, **over: A
         "target": {"type": "order", "id": f"o_{event_id}"},
         "correlationId": corr,
         "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "data": {"orderPlaced": {"orderId": f"o_{event_id}", "total": {"amountMinor": "1999", "currency": "EUR"},
-                                 "itemCount": 2, "channel": "WEB"}},
+        "data": {
+            "orderPlaced": {
+                "orderId": f"o_{event_id}",
+                "total": {"amountMinor": "1999", "currency": "EUR"},
+                "itemCount": 2,
+                "channel": "WEB",
+            }
+        },
     }
     event.update(over)
     return event
 
 
-def payment_captured(event_id: str | None = None, corr: str | None = None, cause: str | None = None,
-                     **over: Any) -> dict[str, Any]:
+def payment_captured(
+    event_id: str | None = None, corr: str | None = None, cause: str | None = None, **over: Any
+) -> dict[str, Any]:
     event = {
         "eventId": event_id or f"pay_{uid()}",
         "source": "payments",
@@ -127,8 +133,14 @@ def payment_captured(event_id: str | None = None, corr: str | None = None, cause
         "actor": {"type": "SERVICE", "id": "payments-worker"},
         "correlationId": corr,
         "causationId": cause,
-        "data": {"paymentCaptured": {"paymentId": f"p_{uid()}", "orderId": "o_1",
-                                     "amount": {"amountMinor": "1999", "currency": "EUR"}, "provider": "acmepay"}},
+        "data": {
+            "paymentCaptured": {
+                "paymentId": f"p_{uid()}",
+                "orderId": "o_1",
+                "amount": {"amountMinor": "1999", "currency": "EUR"},
+                "provider": "acmepay",
+            }
+        },
     }
     event.update(over)
     return event
@@ -142,8 +154,14 @@ def refund_issued(event_id: str | None = None, corr: str | None = None, cause: s
         "actor": {"type": "USER", "id": "u_7"},
         "correlationId": corr,
         "causationId": cause,
-        "data": {"refundIssued": {"refundId": f"r_{uid()}", "paymentId": "p_1",
-                                  "amount": {"amountMinor": "500", "currency": "EUR"}, "reason": "damaged"}},
+        "data": {
+            "refundIssued": {
+                "refundId": f"r_{uid()}",
+                "paymentId": "p_1",
+                "amount": {"amountMinor": "500", "currency": "EUR"},
+                "reason": "damaged",
+            }
+        },
     }
 
 
@@ -197,8 +215,9 @@ def headers_for(api: Api, key: str | None, content_type: str | None = "applicati
     return headers
 
 
-async def send(api: Api, body: bytes | object, *, key: str | None = "rw",
-               content_type: str | None = "application/json") -> httpx.Response:
+async def send(
+    api: Api, body: bytes | object, *, key: str | None = "rw", content_type: str | None = "application/json"
+) -> httpx.Response:
     """POST a body as is; JSON is ASCII-escaped, so lone surrogates travel as ``\\ud800`` like any client's."""
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return clean(await api.client.post("/graphql", content=content, headers=headers_for(api, key, content_type)))
@@ -234,8 +253,9 @@ async def record(api: Api, *events: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def stored(api: Api, event_id: str) -> bool:
-    body = await graphql(api, "query($id: String!) { event(eventId: $id) { __typename } }", {"id": event_id},
-                         key="reader")
+    body = await graphql(
+        api, "query($id: String!) { event(eventId: $id) { __typename } }", {"id": event_id}, key="reader"
+    )
     assert not body.get("errors"), body
     return body["data"]["event"] is not None
 
@@ -265,8 +285,7 @@ def literal_order(event_id: str) -> str:
         'occurredAt: "2026-01-01T00:00:00Z", actor: {type: USER, id: "u_1"}, data: {orderPlaced: '
         '{orderId: "o_1", total: {amountMinor: "1", currency: "EUR"}, itemCount: 1, channel: WEB}}}]) '
         "{ acceptedCount } }"
-    ).replace("EVENT_ID", event_id
-    )
+    ).replace("EVENT_ID", event_id)
 
 
 def codes_of(rejected: dict[str, Any]) -> set[str]:

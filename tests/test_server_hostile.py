@@ -71,10 +71,11 @@ MALFORMED = [
     pytest.param(b"null", id="json-null"),
     pytest.param(b"42", id="json-number"),
     pytest.param(b'{"query": "{ __typename \xff\xfe }"}', id="invalid-utf8"),
-    pytest.param(b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
-                 id="nested-100k-deep"),
-    pytest.param(b'{"query": "{ __typename }", "variables": {"n": 1' + b"0" * 5000 + b"}}",
-                 id="5000-digit-number"),
+    pytest.param(
+        b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+        id="nested-100k-deep",
+    ),
+    pytest.param(b'{"query": "{ __typename }", "variables": {"n": 1' + b"0" * 5000 + b"}}", id="5000-digit-number"),
 ]
 
 
@@ -105,8 +106,9 @@ WRONG_CONTENT_TYPES = {
 
 @SQLITE_ONLY
 @pytest.mark.parametrize(("content_type", "encode"), WRONG_CONTENT_TYPES.values(), ids=WRONG_CONTENT_TYPES.keys())
-async def test_a_mutation_in_a_non_json_body_is_refused_and_not_run(api: Api, content_type: str | None,
-                                                                   encode: Any) -> None:
+async def test_a_mutation_in_a_non_json_body_is_refused_and_not_run(
+    api: Api, content_type: str | None, encode: Any
+) -> None:
     event_id = f"csrf_{uid()}"
     response = await send(api, encode(literal_order(event_id)), content_type=content_type)
     assert 400 <= response.status_code < 500 and '"data"' not in response.text, response.text
@@ -148,14 +150,21 @@ async def test_query_batching_is_refused(api: Api, operations: int) -> None:
 @SQLITE_ONLY
 @pytest.mark.parametrize(
     "authorization",
-    [b"Bearer " + b"a" * 10_000, b"Bearer agw_\xff\xfe", b"Basic Zm9vOmJhcg==", b"Bearer", b"Bearer  ",
-     b"Bearer agw_0_" + b"\xe2\x80\xae" * 10],
+    [
+        b"Bearer " + b"a" * 10_000,
+        b"Bearer agw_\xff\xfe",
+        b"Basic Zm9vOmJhcg==",
+        b"Bearer",
+        b"Bearer  ",
+        b"Bearer agw_0_" + b"\xe2\x80\xae" * 10,
+    ],
     ids=["10k", "latin-1", "basic", "empty", "blank", "rtl"],
 )
 async def test_hostile_authorization_headers_are_unauthenticated(api: Api, authorization: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"authorization", authorization)]
-    response = clean(await api.client.post("/graphql", content=b'{"query": "{ eventTypes { type } }"}',
-                                           headers=headers))
+    response = clean(
+        await api.client.post("/graphql", content=b'{"query": "{ eventTypes { type } }"}', headers=headers)
+    )
     assert response.status_code == 200
     assert codes(response.json()["errors"]) == {"UNAUTHENTICATED"}
     await healthy(api)

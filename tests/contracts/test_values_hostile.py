@@ -94,14 +94,13 @@ async def test_hostile_strings_in_every_record_input_are_rejected_per_input_or_k
             assert codes_of(result) <= wanted, (name, result)
     # What was accepted is stored exactly as sent: read it back through the store.
     if accepted_ids:
-        fragment = RECORD_READ_BACK[RECORD_READ_BACK.index("fragment"):]
+        fragment = RECORD_READ_BACK[RECORD_READ_BACK.index("fragment") :]
         query = "query($ids: [ID!]!) { nodes(ids: $ids) { ...Back } }" + fragment
         body = await graphql(api, query, {"ids": [node_id for _, _, node_id in accepted_ids]}, key="reader")
         assert not body.get("errors"), body
         for (name, value, _), node in zip(accepted_ids, body["data"]["nodes"], strict=True):
             assert node["tenant"] == tenant and _get(node, field) == value, name
     await healthy(api)
-
 
 
 @SQLITE_ONLY

@@ -125,12 +125,17 @@ PAGE_ATTACKS = [
     ("{ events(first: -1) { totalCount } }", {}, "BAD_USER_INPUT"),
     ("{ events(last: 1000000000) { totalCount } }", {}, "LIMIT_EXCEEDED"),
     ("{ events(last: -1) { totalCount } }", {}, "BAD_USER_INPUT"),
-    ("{ events(first: 1) { nodes { ... on AuditEvent { effects(first: 1000000000) { __typename } } } } }", {},
-     "LIMIT_EXCEEDED"),
-    ("{ events(first: 1) { nodes { ... on AuditEvent { correlated(first: -1) { __typename } } } } }", {},
-     "BAD_USER_INPUT"),
-    ('query($c: String!) { correlation(id: $c) { events(first: 1000000000) { totalCount } } }', None,
-     "LIMIT_EXCEEDED"),
+    (
+        "{ events(first: 1) { nodes { ... on AuditEvent { effects(first: 1000000000) { __typename } } } } }",
+        {},
+        "LIMIT_EXCEEDED",
+    ),
+    (
+        "{ events(first: 1) { nodes { ... on AuditEvent { correlated(first: -1) { __typename } } } } }",
+        {},
+        "BAD_USER_INPUT",
+    ),
+    ("query($c: String!) { correlation(id: $c) { events(first: 1000000000) { totalCount } } }", None, "LIMIT_EXCEEDED"),
 ]
 
 

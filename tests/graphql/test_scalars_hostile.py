@@ -55,8 +55,11 @@ async def test_out_of_range_literals_refuse_the_whole_request(api: Api) -> None:
 
 
 async def test_bigints_at_the_64_bit_bounds_are_fine(api: Api) -> None:
-    body = await graphql(api, "{ verifyIntegrity(fromSequence: -9223372036854775808, toSequence: "
-                         '"9223372036854775807") { ok checkedCount } }')
+    body = await graphql(
+        api,
+        "{ verifyIntegrity(fromSequence: -9223372036854775808, toSequence: "
+        '"9223372036854775807") { ok checkedCount } }',
+    )
     assert body == {"data": {"verifyIntegrity": {"ok": True, "checkedCount": 0}}}
 
 

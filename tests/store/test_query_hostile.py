@@ -16,8 +16,10 @@ pytestmark = pytest.mark.hostile
 
 @pytest.mark.parametrize("order_by", [None, {"field": "OCCURRED_AT", "direction": "ASC"}], ids=["seq", "occurred"])
 async def test_a_cursor_from_another_tenant_is_invalid(api: Api, intruder: Keys, order_by: dict | None) -> None:
-    page = "query($o: AuditEventOrder, $a: String, $b: String) { events(first: 1, orderBy: $o, after: $a, " \
-           "before: $b) { edges { cursor } } }"
+    page = (
+        "query($o: AuditEventOrder, $a: String, $b: String) { events(first: 1, orderBy: $o, after: $a, "
+        "before: $b) { edges { cursor } } }"
+    )
     await record(api, order_placed(), order_placed())
     ours = await graphql(api, page, {"o": order_by}, key="reader")
     cursor = ours["data"]["events"]["edges"][0]["cursor"]
@@ -69,8 +71,12 @@ async def test_a_forged_cursor_is_invalid(api: Api) -> None:
         ("OCCURRED_AT", ["2026-01-01T00:00:00Z", 10**30]),
         ("OCCURRED_AT", ["9999-12-31T23:59:59-23:59", 1]),
     ],
-    ids=["sequence-beyond-64-bits", "sequence-below-64-bits", "occurred-sequence-beyond-64-bits",
-         "instant-beyond-9999"],
+    ids=[
+        "sequence-beyond-64-bits",
+        "sequence-below-64-bits",
+        "occurred-sequence-beyond-64-bits",
+        "instant-beyond-9999",
+    ],
 )
 async def test_a_forged_cursor_out_of_range_is_invalid(api: Api, field: str | None, position: list[Any]) -> None:
     errors = await _forged_cursor_errors(api, field, position)

@@ -25,10 +25,16 @@ async def test_another_tenants_key_learns_nothing(api: Api, intruder: Keys, tena
         ("query($v: ID!) { node(id: $v) { id } }", node_id, {"node": None}),
         ("query($v: ID!) { nodes(ids: [$v]) { id } }", node_id, {"nodes": [None]}),
         ("query($v: String!) { correlation(id: $v) { eventCount } }", corr, {"correlation": None}),
-        ("query($v: String!) { events(filter: {correlationId: $v}) { totalCount } }", corr,
-         {"events": {"totalCount": 0}}),
-        ("query($v: String!) { events(search: $v) { totalCount } }", f"correlation:{corr}",
-         {"events": {"totalCount": 0}}),
+        (
+            "query($v: String!) { events(filter: {correlationId: $v}) { totalCount } }",
+            corr,
+            {"events": {"totalCount": 0}},
+        ),
+        (
+            "query($v: String!) { events(search: $v) { totalCount } }",
+            f"correlation:{corr}",
+            {"events": {"totalCount": 0}},
+        ),
     ]
     for query, value, wanted in reads:
         body = await graphql(them, query, {"v": value} if value else None, key="reader")
@@ -50,7 +56,11 @@ async def test_another_tenant_reuses_ids_without_learning_they_exist(api: Api, i
     theirs = payment_captured(event_id=payment["eventId"], corr=corr, cause=order["eventId"])
     (result,) = await record(them, theirs)
     assert result["__typename"] == "EventAccepted", result
-    body = await graphql(them, """query($id: String!) { event(eventId: $id) { ... on AuditEvent {
+    body = await graphql(
+        them,
+        """query($id: String!) { event(eventId: $id) { ... on AuditEvent {
         causedBy { __typename } correlated { __typename } effects { __typename } } } }""",
-                         {"id": payment["eventId"]}, key="reader")
+        {"id": payment["eventId"]},
+        key="reader",
+    )
     assert body == {"data": {"event": {"causedBy": None, "correlated": [], "effects": []}}}, body
