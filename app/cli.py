@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from app.auth.principal import Scope
 from app.config import Settings
 
 EPILOG = "Settings come from AUDIT_* environment variables, e.g. AUDIT_DATABASE_URL (see README)."
@@ -30,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--tenant", action="append", required=True, dest="tenants")
     create.add_argument("--scope", action="append", required=True, dest="scopes",
-                        choices=["events:read", "events:write", "admin"])
+                        choices=[scope.value for scope in Scope])
     create.add_argument("--source", action="append", default=[], dest="sources")
     key_commands.add_parser("list", help="list keys (ids, names, rights; never secrets)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")

@@ -1,7 +1,5 @@
 """Settings, read from ``AUDIT_*`` environment variables."""
 
-from functools import lru_cache
-
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,8 +25,3 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 10_000
     pool_size: int = 10
     log_level: str = "info"
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth.keys import create_key
 from app.auth.principal import Principal
 from app.config import Settings
-from app.ingest import Accepted, Duplicate, Rejected, Submission, record_events
+from app.ingest import Rejected, Submission, record_events
+from app.store.append import Accepted, Duplicate
 from app.store.engine import create_engine
 from app.store.read import TenantReader
 

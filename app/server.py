@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 from cross_web import HTTPException  # what Strawberry's ASGI view turns into a plain HTTP error
@@ -14,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
 
 from app.auth.keys import authenticate
 from app.config import Settings
@@ -44,7 +43,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.engine = engine
         self.settings = settings
 
-    async def get_context(self, request: Any, response: Any) -> Context:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = None
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
@@ -54,7 +53,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_html(endpoint=str(request.url.path)))
 
-    def encode_json(self, data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bytes:
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     def parse_json(self, data: str | bytes) -> object:
@@ -85,7 +84,7 @@ class BodyLimit:
             return
         received = 0
 
-        async def counting_receive() -> dict[str, Any]:
+        async def counting_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -126,7 +125,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         return PlainTextResponse("ok")
 
     graphql = GatewayGraphQL(engine, settings)
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", health),
     ]

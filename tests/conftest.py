@@ -9,13 +9,9 @@ unless AUDIT_REQUIRE_POSTGRES=1 (CI sets it), where that is a failure.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -27,29 +23,23 @@ from app.config import Settings
 from app.server import create_app
 from app.store.engine import create_engine
 from app.store.migrate import upgrade
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "AUDIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+from tests.helpers import (
+    POSTGRES_ADMIN_URL,
+    REQUIRE_POSTGRES,
+    SOURCES,
+    Api,
+    Keys,
+    StatementCounter,
+    postgres_admin,
+    uid,
 )
-REQUIRE_POSTGRES = os.environ.get("AUDIT_REQUIRE_POSTGRES") == "1"
-
-
-async def _admin(statement: str) -> None:
-    import asyncpg
-
-    url = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
-    connection = await asyncpg.connect(url, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     name = f"audit_test_{uuid.uuid4().hex[:10]}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
     except Exception as error:
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required (AUDIT_REQUIRE_POSTGRES=1) but unreachable: {error}")
@@ -59,7 +49,7 @@ def postgres_url() -> Iterator[str]:
     migrated = create_engine(url)
     asyncio.run(_upgrade_and_dispose(migrated))
     yield url
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _upgrade_and_dispose(engine: AsyncEngine) -> None:
@@ -103,16 +93,6 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)
 
 
-@dataclass
-class Keys:
-    writer: str
-    reader: str
-    rw: str
-
-
-SOURCES = ["checkout", "payments", "identity", "console"]
-
-
 @pytest.fixture
 async def keys(engine: AsyncEngine, tenant: str) -> Keys:
     async def make(name: str, scopes: list[str], sources: list[str]) -> str:
@@ -125,50 +105,28 @@ async def keys(engine: AsyncEngine, tenant: str) -> Keys:
     )
 
 
-class Api:
-    """A GraphQL client bound to the in-process ASGI app."""
-
-    def __init__(self, client: httpx.AsyncClient, keys: Keys) -> None:
-        self.client = client
-        self.keys = keys
-
-    async def post(self, query: str, variables: dict[str, Any] | None = None, key: str | None = "rw") -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {getattr(self.keys, key)}"} if key else {}
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                          headers=headers)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def ok(self, query: str, variables: dict[str, Any] | None = None, key: str = "rw") -> dict[str, Any]:
-        body = await self.post(query, variables, key)
-        assert not body.get("errors"), body["errors"]
-        return body["data"]
-
-    async def errors(self, query: str, variables: dict[str, Any] | None = None, key: str | None = "rw") -> list[dict]:
-        body = await self.post(query, variables, key)
-        assert body.get("errors"), f"expected errors, got {body}"
-        return body["errors"]
-
-
 @pytest.fixture
-async def api(engine: AsyncEngine, settings: Settings, keys: Keys) -> AsyncIterator[Api]:
-    app = create_app(settings, engine=engine)
-    transport = httpx.ASGITransport(app=app)
+async def api(
+    request: pytest.FixtureRequest, engine: AsyncEngine, settings: Settings, keys: Keys
+) -> AsyncIterator[Api]:
+    """A client of the in-process app. Under ``pytest.mark.hostile`` an unhandled exception comes back as the
+    500 a server would send (which the hostile-caller checks refuse) instead of being raised into the test."""
+    raising = request.node.get_closest_marker("hostile") is None
+    transport = httpx.ASGITransport(app=create_app(settings, engine=engine), raise_app_exceptions=raising)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         yield Api(client, keys)
 
 
-class StatementCounter:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
+@pytest.fixture
+async def intruder(engine: AsyncEngine) -> Keys:
+    """Keys of another tenant, on the same gateway and database."""
+    other = f"t{uid()}"
 
-    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement != "BEGIN" and not statement.startswith("BEGIN "):  # SQLite's explicit transaction start
-            self.statements.append(statement)
+    async def make(name: str, scopes: list[str], sources: list[str]) -> str:
+        return (await create_key(engine, name=name, tenants=[other], scopes=scopes, sources=sources))[1]
 
-    @property
-    def count(self) -> int:
-        return len(self.statements)
+    return Keys(writer=await make("w", ["events:write"], SOURCES), reader=await make("r", ["events:read"], []),
+                rw=await make("rw", ["events:read", "events:write"], SOURCES))
 
 
 @pytest.fixture
@@ -179,6 +137,3 @@ def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
     yield counter
     event.remove(engine.sync_engine, "before_cursor_execute", counter)
 
-
-def now(offset_seconds: float = 0) -> str:
-    return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_seconds)).isoformat()

@@ -56,14 +56,14 @@ def test_keys_create_refuses_unsafe_keys(sqlite_url: str, args: list[str], messa
 @pytest.mark.postgres
 def test_serve_refuses_an_out_of_date_postgres_database(postgres_url: str) -> None:
     empty = postgres_url.rsplit("/", 1)[0] + "/postgres_missing_" + uuid.uuid4().hex[:8]
-    from tests.conftest import _admin
+    from tests.helpers import postgres_admin
 
     name = empty.rsplit("/", 1)[1]
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
     try:
         result = run("serve", "--port", "1", url=empty)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     assert result.returncode == 2
     assert "audit-gateway db upgrade" in result.stderr
 

@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.keys import create_key
 from app.store.verify import verify_chain
-from tests.conftest import SOURCES, Api
-from tests.events import order_placed, payment_captured
+from tests.helpers import SOURCES, Api, order_placed, payment_captured
 
 COUNTS = "mutation($events: [RecordEventInput!]!) { recordEvents(events: $events) { acceptedCount duplicateCount " \
          "rejectedCount results { __typename } } }"
@@ -125,9 +124,22 @@ def _start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.1)
         if process.poll() is not None:
-            raise AssertionError(process.stderr.read().decode() if process.stderr else "server exited")
-    process.kill()
+            message = process.stderr.read().decode() if process.stderr else "server exited"
+            _stop(process)
+            raise AssertionError(message)
+    _stop(process)
     raise AssertionError("server did not start within 30 s")
+
+
+def _stop(process: subprocess.Popen[bytes], *, gently: bool = False) -> None:
+    """Ends the server and closes its stderr pipe (left open, it is a ResourceWarning, which fails the test)."""
+    if gently:
+        process.terminate()
+    else:
+        process.kill()
+    process.wait(timeout=10)
+    if process.stderr:
+        process.stderr.close()
 
 
 async def test_sigkill_during_ingestion_loses_no_acknowledged_event(
@@ -164,8 +176,7 @@ async def test_sigkill_during_ingestion_loses_no_acknowledged_event(
         async with httpx.AsyncClient() as client:
             await asyncio.wait_for(asyncio.gather(killer(), *[sender(client, w) for w in range(4)]), timeout=120)
     finally:
-        server.kill()
-        server.wait(timeout=10)
+        _stop(server)
     assert server.returncode == -signal.SIGKILL
 
     restarted = _start_server(database_url, port)
@@ -180,5 +191,4 @@ async def test_sigkill_during_ingestion_loses_no_acknowledged_event(
         assert report.ok and report.checked_count == len(stored)
         assert len(stored) >= 12 * 26
     finally:
-        restarted.terminate()
-        restarted.wait(timeout=10)
+        _stop(restarted, gently=True)

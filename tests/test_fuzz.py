@@ -39,8 +39,7 @@ from app.ingest import Accepted, Submission, record_events
 from app.server import create_app
 from app.store.engine import create_engine
 from app.store.migrate import upgrade
-from tests.conftest import SOURCES
-from tests.events import order_placed, payment_captured, refund_issued, uid
+from tests.helpers import SOURCES, order_placed, payment_captured, refund_issued, uid
 
 ALLOWED_CODES = {
     "BAD_USER_INPUT",

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth.principal import Principal, Scope
+from app.auth.principal import Principal, Scope, known_scopes
 from app.contracts.values import NAME_MAX, NAME_PATTERN
 from app.store.engine import WRITE
 from app.store.tables import api_keys
@@ -84,7 +84,7 @@ async def authenticate(engine: AsyncEngine, secret: str) -> Principal | None:
         key_id=row.key_id,
         name=row.name,
         tenants=frozenset(row.tenants),
-        scopes=frozenset(Scope(s) for s in row.scopes),
+        scopes=known_scopes(row.scopes),
         sources=frozenset(row.sources),
     )
 
@@ -95,7 +95,7 @@ async def list_keys(engine: AsyncEngine) -> list[tuple[Principal, dt.datetime, d
         rows = (await connection.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
     return [
         (
-            Principal(row.key_id, row.name, frozenset(row.tenants), frozenset(Scope(s) for s in row.scopes),
+            Principal(row.key_id, row.name, frozenset(row.tenants), known_scopes(row.scopes),
                       frozenset(row.sources)),
             row.created_at,
             row.revoked_at,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.errors import Forbidden, Unauthenticated
@@ -11,7 +12,13 @@ from app.errors import Forbidden, Unauthenticated
 class Scope(enum.StrEnum):
     WRITE = "events:write"
     READ = "events:read"
-    ADMIN = "admin"
+
+
+def known_scopes(stored: Iterable[str]) -> frozenset[Scope]:
+    """The scopes of a stored key that this version knows; an unknown one (such as the retired ``admin``,
+    which no check ever read) grants nothing rather than locking the key out."""
+    known = {scope.value for scope in Scope}
+    return frozenset(Scope(s) for s in stored if s in known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +34,6 @@ class Principal:
         """The one tenant a reading key reads; every read is scoped to it."""
         (tenant,) = self.tenants
         return tenant
-
-    def may_write(self, tenant: str, source: str) -> bool:
-        return tenant in self.tenants and source in self.sources
 
 
 def require(principal: Principal | None, scope: Scope) -> Principal:

@@ -31,7 +31,7 @@ def _info(contract: Contract) -> EventTypeInfo:
         current_version=contract.version,
         accepted_versions=accepted_versions(contract.name),
         description=contract.description,
-        data_schema=json_schema(contract),
+        data_schema=JSON(json_schema(contract)),
     )
 
 

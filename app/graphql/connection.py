@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import TypeVar
 
 import strawberry
 from strawberry.types import Info
 
+from app.contracts.envelope import ActorType, Outcome  # GraphQL enums: app.graphql.contract_types registers them
 from app.errors import BadUserInput
-from app.graphql.contract_types import ActorType, Outcome
+from app.graphql.context import Context
 from app.graphql.events import AuditEventUnion, to_event
 from app.store.event_query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
 from app.store.read import TenantReader
 
-AuditEventOrderField = strawberry.enum(OrderField, name="AuditEventOrderField")
+# Registers the GraphQL name on the store's enum itself (strawberry.enum marks and returns the class).
+strawberry.enum(OrderField, name="AuditEventOrderField")
+
+T = TypeVar("T")
 
 
 @strawberry.enum
@@ -26,7 +30,7 @@ class OrderDirection(enum.Enum):
 
 @strawberry.input
 class AuditEventOrder:
-    field: AuditEventOrderField = OrderField.SEQUENCE
+    field: OrderField = OrderField.SEQUENCE
     direction: OrderDirection = OrderDirection.DESC
 
     def to_order(self) -> Order:
@@ -56,7 +60,7 @@ class AuditEventFilter:
     recorded_to: dt.datetime | None = strawberry.UNSET
 
     def to_filter(self) -> EventFilter:
-        def given(value: Any) -> Any:
+        def given(value: T) -> T | None:
             return None if value is strawberry.UNSET else value
 
         types, sources = given(self.types), given(self.sources)
@@ -110,7 +114,7 @@ class AuditEventConnection:
 
 
 async def paginate(
-    info: Info,
+    info: Info[Context, None],
     query: EventQuery,
     *,
     first: int | None,
@@ -124,9 +128,10 @@ async def paginate(
     if first is not None and last is not None:
         raise BadUserInput("give first or last, not both")
     backward = last is not None
-    size = context.bounded(last, "last") if backward else context.bounded(
-        context.settings.default_page_size if first is None else first, "first"
-    )
+    if last is not None:
+        size = context.bounded(last, "last")
+    else:
+        size = context.bounded(context.settings.default_page_size if first is None else first, "first")
     page = await reader.page(
         query,
         size=size,

@@ -16,6 +16,7 @@ from app.contracts.declare import Contract
 from app.contracts.registry import BY_NAME, CURRENT, PREVIOUS, decode
 from app.contracts.values import BigInt
 from app.graphql import contract_types as d
+from app.graphql.context import Context
 from app.graphql.contract_types import DATA_TYPES
 from app.store.chain import record_canonical
 from app.store.records import EventRecord
@@ -69,7 +70,9 @@ class AuditEvent(Node):
     record: strawberry.Private[EventRecord]
 
     @strawberry.field(description="The event named by causationId, or null (batched: no N+1).")
-    async def caused_by(self, info: Info) -> Annotated[AuditEventUnion, strawberry.lazy("app.graphql.events")] | None:
+    async def caused_by(
+        self, info: Info[Context, None]
+    ) -> Annotated[AuditEventUnion, strawberry.lazy("app.graphql.events")] | None:
         if self.causation_id is None:
             return None
         record = await info.context.loaders.by_event_id.load(self.causation_id)
@@ -77,14 +80,14 @@ class AuditEvent(Node):
 
     @strawberry.field(description="Events whose causationId is this event's eventId, oldest first (batched).")
     async def effects(
-        self, info: Info, first: int = 50
+        self, info: Info[Context, None], first: int = 50
     ) -> list[Annotated[AuditEventUnion, strawberry.lazy("app.graphql.events")]]:
         records = await info.context.loaders.effects.load((self.event_id, info.context.bounded(first)))
         return [to_event(record) for record in records]
 
     @strawberry.field(description="Other events with the same correlationId, oldest first (batched).")
     async def correlated(
-        self, info: Info, first: int = 50
+        self, info: Info[Context, None], first: int = 50
     ) -> list[Annotated[AuditEventUnion, strawberry.lazy("app.graphql.events")]]:
         if self.correlation_id is None:
             return []
@@ -122,7 +125,7 @@ def _event_type(contract: Contract) -> type[AuditEvent]:
     return strawberry.type(shell, description=_description(contract))
 
 
-EVENT_TYPES: dict[str, Callable[..., AuditEvent]] = {c.graphql_type: _event_type(c) for c in CURRENT}
+EVENT_TYPES: dict[str, type[AuditEvent]] = {c.graphql_type: _event_type(c) for c in CURRENT}
 """GraphQL type name → event type, one per current contract, in catalog order."""
 
 if TYPE_CHECKING:
@@ -140,7 +143,8 @@ def to_event(record: EventRecord) -> AuditEvent:
         target = envelope.Target.model_construct(
             type=record.target_type, id=record.target_id, display_name=record.target_display_name
         )
-    return EVENT_TYPES[contract.graphql_type](
+    event_type: Callable[..., AuditEvent] = EVENT_TYPES[contract.graphql_type]  # AuditEvent plus its ``data``
+    return event_type(
         id=strawberry.ID(node_id(record.tenant, record.sequence)),
         event_id=record.event_id,
         tenant=record.tenant,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from app.store.read import TenantReader
 from app.store.records import EventRecord
@@ -25,13 +25,19 @@ SETTLE_HOPS = 25
 """Event-loop turns given to resolvers to ask for their keys before a round runs (no I/O is pending then)."""
 
 
+class _Runs(Protocol):
+    """What the batcher needs of a loader, whatever its key and value types."""
+
+    async def run(self) -> None: ...
+
+
 class Batcher:
     def __init__(self) -> None:
-        self._waiting: set[BatchLoader[object, object]] = set()
+        self._waiting: set[_Runs] = set()
         self._rounds: asyncio.Task[None] | None = None
 
-    def wake(self, loader: BatchLoader[K, V]) -> None:
-        self._waiting.add(loader)  # type: ignore[arg-type]
+    def wake(self, loader: _Runs) -> None:
+        self._waiting.add(loader)
         if self._rounds is None:
             self._rounds = asyncio.get_running_loop().create_task(self._run_rounds())
 

@@ -13,6 +13,7 @@ from app.contracts.values import BigInt, check_text
 from app.errors import LimitExceeded
 from app.graphql.catalog import CATALOG, EventTypeInfo
 from app.graphql.connection import AuditEventConnection, AuditEventFilter, AuditEventOrder, paginate
+from app.graphql.context import Context
 from app.graphql.events import AuditEventUnion, Node, parse_node_id, to_event
 from app.store.event_query import EventFilter, EventQuery, Order
 from app.store.search import parse_search
@@ -44,7 +45,7 @@ class Correlation:
     @strawberry.field(description="The correlated events, oldest first by default.")
     async def events(
         self,
-        info: Info,
+        info: Info[Context, None],
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
@@ -56,7 +57,7 @@ class Correlation:
         return await paginate(info, query, first=first, after=after, last=last, before=before)
 
 
-async def _nodes(info: Info, ids: list[strawberry.ID]) -> list[AuditEventUnion | None]:
+async def _nodes(info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
     reader = info.context.reader
     wanted = [parse_node_id(node_id) for node_id in ids]
     sequences = [key[1] for key in wanted if key is not None and key[0] == reader.tenant]
@@ -66,16 +67,20 @@ async def _nodes(info: Info, ids: list[strawberry.ID]) -> list[AuditEventUnion |
     return [to_event(record) if record else None for record in records]
 
 
+def _big(sequence: int | None) -> BigInt | None:
+    return None if sequence is None else BigInt(sequence)
+
+
 @strawberry.type
 class Query:
     @strawberry.field
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         info.context.require(Scope.READ)
         (found,) = await _nodes(info, [id])
         return found
 
     @strawberry.field
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
         info.context.require(Scope.READ)
         if len(ids) > MAX_NODE_IDS:
             raise LimitExceeded(f"nodes takes at most {MAX_NODE_IDS} ids, got {len(ids)}")
@@ -87,7 +92,7 @@ class Query:
     )
     async def events(
         self,
-        info: Info,
+        info: Info[Context, None],
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
@@ -104,13 +109,13 @@ class Query:
         return await paginate(info, query, first=first, after=after, last=last, before=before)
 
     @strawberry.field(description="One event by the producer's eventId.")
-    async def event(self, info: Info, event_id: str) -> AuditEventUnion | None:
+    async def event(self, info: Info[Context, None], event_id: str) -> AuditEventUnion | None:
         info.context.require(Scope.READ)
         record = await info.context.loaders.by_event_id.load(check_text(event_id, "eventId"))
         return to_event(record) if record else None
 
     @strawberry.field(description="Everything that happened under one correlation id; null when none.")
-    async def correlation(self, info: Info, id: str) -> Correlation | None:
+    async def correlation(self, info: Info[Context, None], id: str) -> Correlation | None:
         info.context.require(Scope.READ)
         summaries = await info.context.reader.correlation_summaries([check_text(id, "id")])
         summary = summaries.get(id)
@@ -125,13 +130,13 @@ class Query:
         )
 
     @strawberry.field(description="The catalog of event contracts.")
-    def event_types(self, info: Info) -> list[EventTypeInfo]:
+    def event_types(self, info: Info[Context, None]) -> list[EventTypeInfo]:
         info.context.require(Scope.READ)
         return CATALOG
 
     @strawberry.field(description="Recompute the tenant's hash chain over a range of sequences.")
     async def verify_integrity(
-        self, info: Info, from_sequence: BigInt | None = None, to_sequence: BigInt | None = None
+        self, info: Info[Context, None], from_sequence: BigInt | None = None, to_sequence: BigInt | None = None
     ) -> IntegrityReport:
         tenant = info.context.reader.tenant
         report = await verify_chain(info.context.engine, tenant, from_sequence, to_sequence)
@@ -139,7 +144,7 @@ class Query:
             tenant=report.tenant,
             ok=report.ok,
             checked_count=report.checked_count,
-            first_broken_sequence=report.first_broken_sequence,
-            head_sequence=report.head_sequence,
+            first_broken_sequence=_big(report.first_broken_sequence),
+            head_sequence=_big(report.head_sequence),
             head_hash=report.head_hash,
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.scalar import ScalarDefinition
 
 from app.contracts.values import BIGINT_MAX, BIGINT_MIN, BigInt, canonical_timestamp
 
@@ -67,6 +68,6 @@ BigIntScalar = strawberry.scalar(
     parse_value=_parse_bigint,
 )
 
-SCALARS = {dt.datetime: DateTimeScalar, BigInt: BigIntScalar}
+SCALARS: dict[object, ScalarDefinition] = {dt.datetime: DateTimeScalar, BigInt: BigIntScalar}
 
 __all__ = ["JSON", "SCALARS", "BigInt"]

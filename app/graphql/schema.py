@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ValidationCache
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension, ValidationCache
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -34,12 +35,12 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     """One schema per configuration: it is stateless, and building it is most of an app's start-up."""
     # The limit rules are built once per schema, so the validation cache recognises them on every request.
-    limits = [
+    limits: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_query_depth, should_ignore=None),
         aliases_rule(settings.max_aliases),
         root_fields_rule(settings.max_root_fields),
     ]
-    extensions: list[object] = [
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: error_policy(suggestions=settings.field_suggestions),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: AddValidationRules(limits),

@@ -37,7 +37,3 @@ async def upgrade(engine: AsyncEngine) -> None:
         connection = await connection.execution_options(**WRITE)
         async with connection.begin():
             await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
-
-
-async def is_current(engine: AsyncEngine) -> bool:
-    return await current_revision(engine) == head_revision()

@@ -40,7 +40,9 @@ class TenantReader:
     def _in_tenant(self, *conditions: ColumnElement[bool]) -> Select[tuple[object, ...]]:
         return select(events).where(events.c.tenant == self.tenant, *conditions)
 
-    async def _records(self, statement: Select[tuple[object, ...]] | CompoundSelect) -> list[EventRecord]:
+    async def _records(
+        self, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
+    ) -> list[EventRecord]:
         async with self.engine.connect() as connection:
             rows = await connection.execute(statement)
             return [EventRecord(**row._mapping) for row in rows]
@@ -124,7 +126,7 @@ class TenantReader:
 
     def first_per_key_statement(
         self, key: ColumnElement[str | None], values: Sequence[str], limit: int
-    ) -> Select[tuple[object, ...]] | CompoundSelect:
+    ) -> Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]:
         branches = [
             self._in_tenant(key == value).order_by(events.c.sequence).limit(limit).subquery().select()
             for value in values

@@ -13,7 +13,9 @@ means that whole UTC day).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import replace
+from typing import TypeVar
 
 from app.contracts.envelope import ActorType, Outcome
 from app.contracts.values import check_text
@@ -51,14 +53,14 @@ def _apply(found: EventFilter, key: str, value: str, term: str) -> EventFilter:
         case "actor":
             return replace(found, actor_id=value)
         case "actor.type":
-            return replace(found, actor_type=_enum(ActorType, value, term))
+            return replace(found, actor_type=_enum(ActorType, value, term).value)
         case "target":
             target_type, slash, target_id = value.partition("/")
             if slash and not (target_type and target_id):
                 raise BadUserInput(f"search term {term!r}: write target:TYPE/ID or target:TYPE")
             return replace(found, target_type=target_type, target_id=target_id or None)
         case "outcome":
-            return replace(found, outcome=_enum(Outcome, value, term))
+            return replace(found, outcome=_enum(Outcome, value, term).value)
         case "correlation":
             return replace(found, correlation_id=value)
         case "occurred":
@@ -73,9 +75,12 @@ def _apply(found: EventFilter, key: str, value: str, term: str) -> EventFilter:
     )
 
 
-def _enum(kind: type[ActorType] | type[Outcome], value: str, term: str) -> str:
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _enum(kind: type[E], value: str, term: str) -> E:
     try:
-        return kind[value.upper()].value
+        return kind[value.upper()]
     except KeyError:
         names = ", ".join(member.name.lower() for member in kind)
         raise BadUserInput(f"search term {term!r}: {value!r} is not one of {names}") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.helpers import Api
 
 
 async def test_a_lone_surrogate_echoed_in_an_error_is_still_a_clean_response(api: Api) -> None:

@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.append import append
 from app.store.records import NewEvent
-from tests.conftest import Api, StatementCounter, now
-from tests.events import RECORD, order_placed, payment_captured, refund_issued, uid
+from tests.helpers import RECORD, Api, StatementCounter, now, order_placed, payment_captured, refund_issued, uid
 
 PAGE = """
 query($first: Int, $after: String, $last: Int, $before: String, $filter: AuditEventFilter, $search: String,

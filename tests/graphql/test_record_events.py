@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import Api, now
-from tests.events import RECORD, order_placed, payment_captured, uid
+from tests.helpers import RECORD, Api, now, order_placed, payment_captured, uid
 
 
 async def test_accepts_a_batch_and_chains_it(api: Api, tenant: str) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.server import create_app
-from tests.conftest import Api
+from tests.helpers import Api
 
 
 async def test_graphiqls_introspection_query_passes_the_default_limits(api: Api) -> None:

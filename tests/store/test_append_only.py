@@ -14,8 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.verify import verify_chain
-from tests.conftest import Api
-from tests.events import RECORD, order_placed, payment_captured
+from tests.helpers import RECORD, Api, order_placed, payment_captured
 
 
 async def _record(api: Api, n: int = 3) -> None:
