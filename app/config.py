@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 10_000
     pool_size: int = 10
     log_level: str = "info"
+    # /openapi.json and Swagger UI at /docs (the HTTP routes themselves are always on).
+    docs: bool = True
 
 
 @lru_cache
