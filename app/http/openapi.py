@@ -243,11 +243,11 @@ CloudEvents binary mode is taken too: the CloudEvents attributes as `ce-*` heade
 def _paths(settings: Settings) -> Schema:
     batch = settings.max_batch_size
     one = examples.event_example(next(c for c in CURRENT if c.name == "order.placed"))
-    body_examples = {
-        contract.name: {"summary": contract.name, "value": examples.event_example(contract)} for contract in CURRENT
+    body_examples: dict[str, Schema] = {
+        "batch": {"summary": "a batch of two", "value": [one, {**one, "eventId": "ord_2"}]}
     }
-    body_examples = {"batch": {"summary": "a batch of two", "value": [one, {**one, "eventId": "ord_2"}]},
-                     **body_examples}
+    for contract in CURRENT:
+        body_examples[contract.name] = {"summary": contract.name, "value": examples.event_example(contract)}
     return {
         "/v1/events": {
             "post": {
