@@ -86,8 +86,16 @@ class AsyncAuditClient:
     ) -> str:
         """Queue one event (``data`` is a current contract model); returns its eventId."""
         event = build_event(
-            data, source=source, actor=actor, event_id=event_id, occurred_at=occurred_at, target=target,
-            outcome=outcome, correlation_id=correlation_id, causation_id=causation_id, traceparent=traceparent,
+            data,
+            source=source,
+            actor=actor,
+            event_id=event_id,
+            occurred_at=occurred_at,
+            target=target,
+            outcome=outcome,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            traceparent=traceparent,
             tenant=tenant,
         )
         await self.enqueue(event)

@@ -97,8 +97,16 @@ class AuditClient:
     ) -> str:
         """Queue one event (``data`` is a current contract model, e.g. ``OrderPlacedData``); returns its eventId."""
         event = build_event(
-            data, source=source, actor=actor, event_id=event_id, occurred_at=occurred_at, target=target,
-            outcome=outcome, correlation_id=correlation_id, causation_id=causation_id, traceparent=traceparent,
+            data,
+            source=source,
+            actor=actor,
+            event_id=event_id,
+            occurred_at=occurred_at,
+            target=target,
+            outcome=outcome,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            traceparent=traceparent,
             tenant=tenant,
         )
         self.enqueue(event)
@@ -113,8 +121,9 @@ class AuditClient:
             while len(self._pending) >= self.max_queue:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise QueueFull(f"{self.max_queue} events are waiting to be sent; gave up after "
-                                    f"{self.enqueue_timeout}s")
+                    raise QueueFull(
+                        f"{self.max_queue} events are waiting to be sent; gave up after {self.enqueue_timeout}s"
+                    )
                 self._lock.wait(remaining)
             if not self._pending:
                 self._oldest = time.monotonic()

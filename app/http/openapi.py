@@ -190,8 +190,12 @@ def build_document(settings: Settings) -> Schema:
         cloudevents[contract.name] = f"{name}CloudEvent"
         components.add(
             cloudevents[contract.name],
-            _variant(cloudevent_base, contract, title=f"{contract.name} CloudEvent",
-                     example=examples.cloudevent_example(contract)),
+            _variant(
+                cloudevent_base,
+                contract,
+                title=f"{contract.name} CloudEvent",
+                example=examples.cloudevent_example(contract),
+            ),
         )
         outputs[contract.name] = f"{name}Event"
         components.add(
@@ -317,7 +321,7 @@ def _paths(settings: Settings) -> Schema:
                 ],
                 "responses": {
                     "200": {
-                        "description": "A page; `Link: <…>; rel=\"next\"` when there is a next one.",
+                        "description": 'A page; `Link: <…>; rel="next"` when there is a next one.',
                         "headers": {"Link": {"description": "The next page's URL.", "schema": {"type": "string"}}},
                         "content": {JSON: {"schema": ref("EventPage")}},
                     },

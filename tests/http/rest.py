@@ -25,7 +25,10 @@ def rest_path(path: list[str] | tuple[str, ...]) -> str:
 
 
 async def post(
-    client: httpx.AsyncClient, key: str | None, body: object, content_type: str = "application/json",
+    client: httpx.AsyncClient,
+    key: str | None,
+    body: object,
+    content_type: str = "application/json",
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """POST as is; JSON is ASCII-escaped, so lone surrogates travel as ``\\ud800`` like any client's."""

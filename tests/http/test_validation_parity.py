@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,34 +86,74 @@ RULES: list[tuple[str, Callable[[], Event], str, tuple[str, ...]]] = [
     ("data-id-empty", _order(orderId=""), "EMPTY", ("data", "orderPlaced", "orderId")),
     ("tenant-name", _envelope(tenant="Acme Corp"), "INVALID_NAME", ("tenant",)),
     ("source-name", _envelope(source="Checkout!"), "INVALID_NAME", ("source",)),
-    ("label-empty", _member("paymentCaptured", {**PAYMENT, "provider": ""}, source="payments"), "EMPTY",
-     ("data", "paymentCaptured", "provider")),
-    ("label-too-long", _member("paymentCaptured", {**PAYMENT, "provider": "p" * 1001}, source="payments"),
-     "TOO_LONG", ("data", "paymentCaptured", "provider")),
+    (
+        "label-empty",
+        _member("paymentCaptured", {**PAYMENT, "provider": ""}, source="payments"),
+        "EMPTY",
+        ("data", "paymentCaptured", "provider"),
+    ),
+    (
+        "label-too-long",
+        _member("paymentCaptured", {**PAYMENT, "provider": "p" * 1001}, source="payments"),
+        "TOO_LONG",
+        ("data", "paymentCaptured", "provider"),
+    ),
     ("free-text-too-long", _actor(displayName="d" * 1001), "TOO_LONG", ("actor", "displayName")),
-    ("setting-value-too-long", _setting([{"field": "f", "after": "v" * 4097}]), "TOO_LONG",
-     ("data", "settingChanged", "changes", "0", "after")),
+    (
+        "setting-value-too-long",
+        _setting([{"field": "f", "after": "v" * 4097}]),
+        "TOO_LONG",
+        ("data", "settingChanged", "changes", "0", "after"),
+    ),
     ("lone-surrogate", _actor(displayName="a\ud800b"), "INVALID_UNICODE", ("actor", "displayName")),
     ("control-character", _actor(userAgent="a\x01b"), "CONTROL_CHARACTER", ("actor", "userAgent")),
     ("in-future", lambda: order_placed(occurredAt=now(3600)), "IN_FUTURE", ("occurredAt",)),
     ("traceparent", _envelope(traceparent="00-abc-def-01"), "INVALID_TRACEPARENT", ("traceparent",)),
-    ("traceparent-zero-trace", _envelope(traceparent=f"00-{'0' * 32}-00f067aa0ba902b7-01"), "INVALID_TRACEPARENT",
-     ("traceparent",)),
+    (
+        "traceparent-zero-trace",
+        _envelope(traceparent=f"00-{'0' * 32}-00f067aa0ba902b7-01"),
+        "INVALID_TRACEPARENT",
+        ("traceparent",),
+    ),
     ("ip", _actor(ip="300.1.2.3"), "INVALID_IP", ("actor", "ip")),
-    ("currency", _order(total={"amountMinor": "1", "currency": "EURO"}), "INVALID_CURRENCY",
-     ("data", "orderPlaced", "total", "currency")),
-    ("negative-amount", _order(total={"amountMinor": "-1", "currency": "EUR"}), "NEGATIVE",
-     ("data", "orderPlaced", "total", "amountMinor")),
+    (
+        "currency",
+        _order(total={"amountMinor": "1", "currency": "EURO"}),
+        "INVALID_CURRENCY",
+        ("data", "orderPlaced", "total", "currency"),
+    ),
+    (
+        "negative-amount",
+        _order(total={"amountMinor": "-1", "currency": "EUR"}),
+        "NEGATIVE",
+        ("data", "orderPlaced", "total", "amountMinor"),
+    ),
     ("item-count", _order(itemCount=-1), "TOO_SMALL", ("data", "orderPlaced", "itemCount")),
-    ("record-count", _member("dataExported", {**EXPORTED, "recordCount": -1}, source="console"), "TOO_SMALL",
-     ("data", "dataExported", "recordCount")),
-    ("attempt", _member("userSignInFailed", {**SIGN_IN_FAILED, "attempt": 0}, source="identity"), "TOO_SMALL",
-     ("data", "userSignInFailed", "attempt")),
-    ("scopes", _member("apiKeyCreated", {**KEY_CREATED, "scopes": [f"s{i}" for i in range(51)]}, source="identity"),
-     "TOO_MANY", ("data", "apiKeyCreated", "scopes")),
+    (
+        "record-count",
+        _member("dataExported", {**EXPORTED, "recordCount": -1}, source="console"),
+        "TOO_SMALL",
+        ("data", "dataExported", "recordCount"),
+    ),
+    (
+        "attempt",
+        _member("userSignInFailed", {**SIGN_IN_FAILED, "attempt": 0}, source="identity"),
+        "TOO_SMALL",
+        ("data", "userSignInFailed", "attempt"),
+    ),
+    (
+        "scopes",
+        _member("apiKeyCreated", {**KEY_CREATED, "scopes": [f"s{i}" for i in range(51)]}, source="identity"),
+        "TOO_MANY",
+        ("data", "apiKeyCreated", "scopes"),
+    ),
     ("changes-none", _setting([]), "TOO_FEW", ("data", "settingChanged", "changes")),
-    ("changes-too-many", _setting([{"field": f"f{i}"} for i in range(101)]), "TOO_MANY",
-     ("data", "settingChanged", "changes")),
+    (
+        "changes-too-many",
+        _setting([{"field": f"f{i}"} for i in range(101)]),
+        "TOO_MANY",
+        ("data", "settingChanged", "changes"),
+    ),
     ("source-forbidden", _envelope(source="billing"), "FORBIDDEN", ("source",)),
     ("tenant-forbidden", _envelope(tenant="someone-else"), "FORBIDDEN", ("tenant",)),
     ("tenant-required", _envelope(), "TENANT_REQUIRED", ("tenant",)),
@@ -143,13 +183,21 @@ async def _graphql(api: Api, key: str, events: list[Event]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("rule", "make", "code", "path"), RULES, ids=[row[0] for row in RULES])
 async def test_rest_and_graphql_agree(
-    api: Api, engine: AsyncEngine, tenant: str, rule: str, make: Callable[[], Event], code: str,
+    api: Api,
+    engine: AsyncEngine,
+    tenant: str,
+    rule: str,
+    make: Callable[[], Event],
+    code: str,
     path: tuple[str, ...],
 ) -> None:
     key = api.keys.rw
     if rule == "tenant-required":
-        key = (await create_key(engine, name="two", tenants=[tenant, f"{tenant}b"], scopes=["events:write"],
-                                sources=SOURCES))[1]
+        key = (
+            await create_key(
+                engine, name="two", tenants=[tenant, f"{tenant}b"], scopes=["events:write"], sources=SOURCES
+            )
+        )[1]
     answers = []
     for over_rest in (False, True):
         event = make()
