@@ -85,7 +85,8 @@ def test_kill_and_restart_mid_stream_loses_and_doubles_nothing(sqlite_url: str, 
         gateway.stop()
     stats = client.stats
     print(
-        f"killed after {kills} accepted; accepted {stats.accepted}, duplicate {stats.duplicate}, retries {stats.retries}"
+        f"killed after {kills} accepted; accepted {stats.accepted}, duplicate {stats.duplicate}, "
+        f"retries {stats.retries}"
     )
     assert len(kills) == 2 and not thread.is_alive()
     assert client.stats.retries > 0, "the kills should have interrupted some sends"
