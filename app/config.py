@@ -25,3 +25,5 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 10_000
     pool_size: int = 10
     log_level: str = "info"
+    # /openapi.json and Swagger UI at /docs (the HTTP routes themselves are always on).
+    docs: bool = True

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from cross_web import HTTPException  # what Strawberry's ASGI view turns into a plain HTTP error
@@ -25,6 +26,7 @@ from app.errors import Code
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.http import routes as http_routes
 from app.store.engine import create_engine
 
 log = logging.getLogger("app.server")
@@ -99,8 +101,10 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = {"errors": [{"message": f"request body is larger than {self.limit} bytes",
-                            "extensions": {"code": Code.LIMIT_EXCEEDED}}]}
+        message = f"request body is larger than {self.limit} bytes"
+        body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": Code.LIMIT_EXCEEDED}}]}
+        if scope["path"].startswith("/v1/"):  # the HTTP routes' error shape
+            body = {"errors": [{"message": message, "code": Code.LIMIT_EXCEEDED}]}
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
 
@@ -128,6 +132,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", health),
+        *http_routes(engine, settings),
     ]
     if settings.graphiql:
         routes.append(Mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static"))

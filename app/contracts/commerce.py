@@ -27,7 +27,12 @@ def order_placed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "channel": SalesChannel.WEB.value}
 
 
-@event_contract("order.placed", version=1, upcast=order_placed_v1_to_v2)
+@event_contract(
+    "order.placed",
+    version=1,
+    upcast=order_placed_v1_to_v2,
+    examples=[{"orderId": "o_1000", "total": _EUR_19_99, "itemCount": 1}],
+)
 class OrderPlacedDataV1(ContractModel):
     """An order was placed (before sales channels were recorded)."""
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from app.contracts.commerce import OrderPlacedData
 from app.contracts.envelope import Envelope
 from app.contracts.problems import problems_from
-from app.contracts.registry import CURRENT, accepted_versions, decode, json_schema
+from app.contracts.registry import CURRENT, PREVIOUS, accepted_versions, decode, json_schema
 from app.graphql import contract_types as graphql_data
 from app.graphql.events import EVENT_TYPES
 
@@ -84,7 +84,7 @@ def test_money_rules() -> None:
         assert found == expected
 
 
-@pytest.mark.parametrize("contract", CURRENT, ids=lambda c: c.name)
+@pytest.mark.parametrize("contract", CURRENT + PREVIOUS, ids=lambda c: f"{c.name}-v{c.version}")
 def test_every_contract_has_valid_examples_in_stored_form(contract) -> None:
     assert contract.examples, f"{contract.name} declares no example"
     for example in contract.examples:
