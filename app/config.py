@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 10_000
     pool_size: int = 10
     log_level: str = "info"
+    # recordEvents requests the ingestion fast path covers skip Strawberry's input conversion (app.graphql.fast_ingest).
+    fast_ingest: bool = True
 
 
 @lru_cache
