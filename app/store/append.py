@@ -6,9 +6,11 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import String, any_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import BindParameter
 
 from app.store.chain import GENESIS_HASH, canonical_bytes, content, link
 from app.store.engine import WRITE
@@ -23,14 +25,14 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """An identical event with this eventId is already stored."""
+    """An identical event with this (source, eventId) is already stored in the tenant."""
 
     record: EventRecord
 
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    """A different event already holds this eventId."""
+    """A different event of the same source already holds this eventId in the tenant."""
 
     existing: EventRecord
 
@@ -45,7 +47,11 @@ def utc_now() -> dt.datetime:
 async def append(
     engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] = utc_now
 ) -> list[AppendResult]:
-    """Append a batch; one result per event, in order. Nothing is written unless everything is."""
+    """Append a batch; one result per event, in order. Nothing is written unless everything is.
+
+    Round trips: create missing heads, lock the heads, look up the batch's ids (one statement; on SQLite one
+    per ``LOOKUP_CHUNK`` ids), insert the new rows (executemany), move the heads, commit.
+    """
     if not batch:
         return []
     async with engine.connect() as connection:
@@ -57,7 +63,7 @@ async def append(
             results: list[AppendResult] = []
             rows: list[dict[str, object]] = []
             for event in batch:
-                key = (event.tenant, event.event_id)
+                key = (event.tenant, event.source, event.event_id)
                 if (prior := stored.get(key)) is not None:
                     same = content(prior) == content(event)
                     results.append(Duplicate(prior) if same else Conflict(prior))
@@ -65,10 +71,11 @@ async def append(
                 sequence, previous_hash = heads[event.tenant]
                 sequence += 1
                 canonical = canonical_bytes(event, tenant=event.tenant, sequence=sequence, recorded_at=recorded_at)
-                record = _record(event, sequence, recorded_at, link(previous_hash, canonical), previous_hash)
+                row = _row(event, sequence, recorded_at, link(previous_hash, canonical), previous_hash)
+                record = EventRecord(**row)  # type: ignore[arg-type]  # the row holds exactly EventRecord's fields
                 heads[event.tenant] = (sequence, record.hash)
                 stored[key] = record
-                rows.append(_row(record))
+                rows.append(row)
                 results.append(Accepted(record))
             if rows:
                 await connection.execute(events.insert(), rows)
@@ -84,60 +91,86 @@ async def append(
     return results
 
 
+LOOKUP_CHUNK = 500
+"""Ids per SQLite lookup statement: well inside SQLite's bound-parameter limit, whatever the tenant count."""
+
+
 async def _lock_heads(connection: AsyncConnection, tenants: list[str]) -> dict[str, tuple[int, str]]:
     """Create missing heads, then lock every head of the batch, in tenant order (no deadlocks)."""
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    postgres = connection.dialect.name == "postgresql"
+    dialect_insert = postgresql.insert if postgres else sqlite.insert
     await connection.execute(
         dialect_insert(chain_heads).on_conflict_do_nothing(index_elements=["tenant"]),
         [{"tenant": tenant, "last_sequence": 0, "last_hash": GENESIS_HASH} for tenant in tenants],
     )
-    rows = await connection.execute(
-        select(chain_heads).where(chain_heads.c.tenant.in_(tenants)).order_by(chain_heads.c.tenant).with_for_update()
-    )
-    return {row.tenant: (row.last_sequence, row.last_hash) for row in rows}
+    heads: dict[str, tuple[int, str]] = {}
+    # One statement on PostgreSQL (an array parameter); on SQLite (one writer holds the database: no row locks)
+    # in chunks, so that no batch exceeds its parameter limit.
+    chunks = [tenants] if postgres else [tenants[i : i + LOOKUP_CHUNK] for i in range(0, len(tenants), LOOKUP_CHUNK)]
+    for chunk in chunks:
+        where = chain_heads.c.tenant == any_(_array(chunk)) if postgres else chain_heads.c.tenant.in_(chunk)
+        statement = select(chain_heads).where(where).order_by(chain_heads.c.tenant).with_for_update()
+        rows = await connection.execute(statement)
+        heads.update({row.tenant: (row.last_sequence, row.last_hash) for row in rows})
+    return heads
 
 
-async def _stored(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dict[tuple[str, str], EventRecord]:
-    by_tenant: dict[str, set[str]] = {}
-    for event in batch:
-        by_tenant.setdefault(event.tenant, set()).add(event.event_id)
-    condition = or_(
-        *(
-            and_(events.c.tenant == tenant, events.c.event_id.in_(sorted(ids)))
-            for tenant, ids in sorted(by_tenant.items())
-        )
-    )
-    rows = await connection.execute(select(events).where(condition))
-    return {(row.tenant, row.event_id): EventRecord(**row._mapping) for row in rows}
+async def _stored(
+    connection: AsyncConnection, batch: Sequence[NewEvent]
+) -> dict[tuple[str, str, str], EventRecord]:
+    """The stored events under the batch's (tenant, source, eventId) keys.
+
+    The statement asks for tenant ∈ batch tenants and eventId ∈ batch ids (index ``uq_events_tenant_event_id_source``)
+    and keeps the exact keys: one statement on PostgreSQL, chunks of ids on SQLite.
+    """
+    wanted = {(event.tenant, event.source, event.event_id) for event in batch}
+    tenants = sorted({tenant for tenant, _, _ in wanted})
+    ids = sorted({event_id for _, _, event_id in wanted})
+    found: dict[tuple[str, str, str], EventRecord] = {}
+    if connection.dialect.name == "postgresql":
+        conditions = [(events.c.tenant == any_(_array(tenants)), events.c.event_id == any_(_array(ids)))]
+    else:
+        conditions = [
+            (events.c.tenant.in_(tenants), events.c.event_id.in_(ids[i : i + LOOKUP_CHUNK]))
+            for i in range(0, len(ids), LOOKUP_CHUNK)
+        ]
+    for in_tenants, in_ids in conditions:
+        for row in await connection.execute(select(events).where(in_tenants, in_ids)):
+            key = (row.tenant, row.source, row.event_id)
+            if key in wanted:
+                found[key] = EventRecord(**row._mapping)
+    return found
 
 
-def _record(event: NewEvent, sequence: int, recorded_at: dt.datetime, hash_: str, previous_hash: str) -> EventRecord:
-    return EventRecord(
-        tenant=event.tenant,
-        sequence=sequence,
-        event_id=event.event_id,
-        source=event.source,
-        type=event.type,
-        schema_version=event.schema_version,
-        occurred_at=event.occurred_at,
-        recorded_at=recorded_at,
-        actor_type=event.actor_type,
-        actor_id=event.actor_id,
-        actor_display_name=event.actor_display_name,
-        actor_ip=event.actor_ip,
-        actor_user_agent=event.actor_user_agent,
-        target_type=event.target_type,
-        target_id=event.target_id,
-        target_display_name=event.target_display_name,
-        outcome=event.outcome,
-        correlation_id=event.correlation_id,
-        causation_id=event.causation_id,
-        traceparent=event.traceparent,
-        data=event.data,
-        hash=hash_,
-        previous_hash=previous_hash,
-    )
+def _array(values: list[str]) -> BindParameter[list[str]]:
+    """One array parameter (``= ANY($1)``): the statement's text stays the same whatever the batch."""
+    return bindparam(None, values, type_=ARRAY(String))
 
 
-def _row(record: EventRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in EventRecord.__slots__}
+def _row(event: NewEvent, sequence: int, recorded_at: dt.datetime, hash_: str, previous_hash: str) -> dict[str, object]:
+    """The events row of a new event: its fields, in one pass, plus its place in the chain."""
+    return {
+        "tenant": event.tenant,
+        "sequence": sequence,
+        "event_id": event.event_id,
+        "source": event.source,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "occurred_at": event.occurred_at,
+        "recorded_at": recorded_at,
+        "actor_type": event.actor_type,
+        "actor_id": event.actor_id,
+        "actor_display_name": event.actor_display_name,
+        "actor_ip": event.actor_ip,
+        "actor_user_agent": event.actor_user_agent,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_display_name": event.target_display_name,
+        "outcome": event.outcome,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.causation_id,
+        "traceparent": event.traceparent,
+        "data": event.data,
+        "hash": hash_,
+        "previous_hash": previous_hash,
+    }
