@@ -49,8 +49,9 @@ async def append(
 ) -> list[AppendResult]:
     """Append a batch; one result per event, in order. Nothing is written unless everything is.
 
-    Round trips: create missing heads, lock the heads, look up the batch's ids (one statement; on SQLite one
-    per ``LOOKUP_CHUNK`` ids), insert the new rows (executemany), move the heads, commit.
+    Round trips: lock the heads (a tenant's first batch also creates its head), look up the batch's ids
+    (one statement; on SQLite one per ``LOOKUP_CHUNK`` ids), insert the new rows (executemany), move the
+    heads, commit.
     """
     if not batch:
         return []
@@ -96,17 +97,24 @@ LOOKUP_CHUNK = 500
 
 
 async def _lock_heads(connection: AsyncConnection, tenants: list[str]) -> dict[str, tuple[int, str]]:
-    """Create missing heads, then lock every head of the batch, in tenant order (no deadlocks)."""
+    """Lock every head of the batch, in tenant order (no deadlocks); first create any that is missing."""
+    heads = await _select_heads(connection, tenants)
+    if len(heads) < len(tenants):  # a tenant's first batch: create its head, then lock them all again, in order
+        dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        await connection.execute(
+            dialect_insert(chain_heads).on_conflict_do_nothing(index_elements=["tenant"]),
+            [{"tenant": tenant, "last_sequence": 0, "last_hash": GENESIS_HASH} for tenant in tenants],
+        )
+        heads = await _select_heads(connection, tenants)
+    return heads
+
+
+async def _select_heads(connection: AsyncConnection, tenants: list[str]) -> dict[str, tuple[int, str]]:
+    # One statement on PostgreSQL (an array parameter); on SQLite, where the writer holds the whole database
+    # (no row locks), in chunks, so that no statement exceeds its parameter limit.
     postgres = connection.dialect.name == "postgresql"
-    dialect_insert = postgresql.insert if postgres else sqlite.insert
-    await connection.execute(
-        dialect_insert(chain_heads).on_conflict_do_nothing(index_elements=["tenant"]),
-        [{"tenant": tenant, "last_sequence": 0, "last_hash": GENESIS_HASH} for tenant in tenants],
-    )
-    heads: dict[str, tuple[int, str]] = {}
-    # One statement on PostgreSQL (an array parameter); on SQLite (one writer holds the database: no row locks)
-    # in chunks, so that no batch exceeds its parameter limit.
     chunks = [tenants] if postgres else [tenants[i : i + LOOKUP_CHUNK] for i in range(0, len(tenants), LOOKUP_CHUNK)]
+    heads: dict[str, tuple[int, str]] = {}
     for chunk in chunks:
         where = chain_heads.c.tenant == any_(_array(chunk)) if postgres else chain_heads.c.tenant.in_(chunk)
         statement = select(chain_heads).where(where).order_by(chain_heads.c.tenant).with_for_update()
