@@ -111,7 +111,10 @@ def _input_object(type_: GraphQLInputObjectType, objects: dict[str, Coercer]) ->
                 coerced[out_name] = default
         if one_of and (len(value) != 1 or len(coerced) != 1 or next(iter(coerced.values())) is None):
             raise Unsupported
-        return out_type(coerced)
+        try:
+            return out_type(coerced)  # Strawberry checks its @oneOf inputs here
+        except Exception:
+            raise Unsupported from None
 
     return coerce_object
 

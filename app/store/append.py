@@ -45,7 +45,7 @@ def utc_now() -> dt.datetime:
 
 
 async def append(
-    engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] = utc_now
+    engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
 ) -> list[AppendResult]:
     """Append a batch; one result per event, in order. Nothing is written unless everything is.
 
@@ -60,7 +60,7 @@ async def append(
         async with connection.begin():
             heads = await _lock_heads(connection, sorted({event.tenant for event in batch}))
             stored = await _stored(connection, batch)
-            recorded_at = clock()
+            recorded_at = (clock or utc_now)()
             results: list[AppendResult] = []
             rows: list[dict[str, object]] = []
             for event in batch:
