@@ -27,9 +27,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import bench  # scripts/bench.py: bodies, clients, servers and the Core floor, shared with the full benchmark
 from sqlalchemy import select
 
-import bench  # scripts/bench.py: bodies, clients, servers and the Core floor, shared with the full benchmark
 from app.store.engine import create_engine
 from app.store.migrate import upgrade
 from app.store.tables import events

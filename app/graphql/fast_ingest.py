@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
 import strawberry
 from graphql import (
@@ -61,7 +61,6 @@ from graphql import (
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ValidationCache
 from strawberry.http import GraphQLRequestData
-from strawberry.http.temporal_response import TemporalResponse
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
@@ -90,6 +89,12 @@ _EVENTS_TYPE = "[RecordEventInput!]!"
 
 Build = Callable[[Any], Any]
 """Turns one source value (a payload, a result, a record…) into its JSON answer."""
+
+
+class Headers(Protocol):
+    """The response headers of the view (a dict or Starlette's headers)."""
+
+    def __setitem__(self, key: str, value: str) -> None: ...
 
 
 class _NotCovered(Exception):
@@ -159,7 +164,7 @@ class FastIngest:
         return found
 
     async def execute(
-        self, request_data: GraphQLRequestData, context: Context, sub_response: TemporalResponse
+        self, request_data: GraphQLRequestData, context: Context, headers: Headers
     ) -> ExecutionResult | None:
         """The answer, or None when the reference path must run (the reason is in the response headers)."""
         query = request_data.query
@@ -172,8 +177,8 @@ class FastIngest:
         if reason is not None:
             COUNTS[f"fallback:{reason}"] += 1
             log.debug("recordEvents on the reference path: %s", reason)
-            sub_response.headers[HEADER] = "reference"
-            sub_response.headers[FALLBACK_HEADER] = reason
+            headers[HEADER] = "reference"
+            headers[FALLBACK_HEADER] = reason
             return None
         assert isinstance(plan, Plan)
         variables = request_data.variables or {}
@@ -181,11 +186,11 @@ class FastIngest:
             coerced = self.coerce(variables.get(plan.variable))
         except Unsupported:
             COUNTS["fallback:variables"] += 1
-            sub_response.headers[HEADER] = "reference"
-            sub_response.headers[FALLBACK_HEADER] = "variables"
+            headers[HEADER] = "reference"
+            headers[FALLBACK_HEADER] = "variables"
             return None
         COUNTS["fast"] += 1
-        sub_response.headers[HEADER] = "fast-ingest"
+        headers[HEADER] = "fast-ingest"
         principal = context.require(Scope.WRITE)
         try:
             outcomes = await record_events(
@@ -230,8 +235,8 @@ class FastIngest:
             raise _NotCovered("root-fields")
         (node,) = selections
         assert isinstance(node, FieldNode)
-        (argument,) = node.arguments  # validation: recordEvents has one required argument
-        definitions = operation.variable_definitions
+        (argument,) = node.arguments or ()  # validation: recordEvents has one required argument
+        definitions = operation.variable_definitions or ()
         if not isinstance(argument.value, VariableNode) or len(definitions) != 1:
             raise _NotCovered("events-not-a-variable")
         (definition,) = definitions
@@ -384,8 +389,7 @@ class _Compiler:
         for key, field_nodes in fields.items():
             name = field_nodes[0].name.value
             if name == "__typename":
-                type_name = type_.name
-                parts.append((key, lambda _, type_name=type_name: type_name))
+                parts.append((key, _constant(type_.name)))
             elif name in leaves:
                 parts.append((key, leaves[name]))
             else:
@@ -453,6 +457,10 @@ class _Compiler:
         if type_ is runtime:
             return True
         return type_ is not None and is_abstract_type(type_) and bool(self.schema.is_sub_type(type_, runtime))
+
+
+def _constant(value: str) -> Build:
+    return lambda _: value
 
 
 def _object_builder(parts: list[tuple[str, Build]]) -> Build:

@@ -152,7 +152,7 @@ async def _stored(
 
 def _array(values: list[str]) -> BindParameter[list[str]]:
     """One array parameter (``= ANY($1)``): the statement's text stays the same whatever the batch."""
-    return bindparam(None, values, type_=ARRAY(String))
+    return bindparam(None, values, type_=ARRAY(String))  # type: ignore[arg-type]  # stubs want a python-typed type
 
 
 def _row(event: NewEvent, sequence: int, recorded_at: dt.datetime, hash_: str, previous_hash: str) -> dict[str, object]:
