@@ -27,3 +27,5 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # /openapi.json and Swagger UI at /docs (the HTTP routes themselves are always on).
     docs: bool = True
+    # recordEvents requests the ingestion fast path covers skip Strawberry's input conversion (app.graphql.fast_ingest).
+    fast_ingest: bool = True

@@ -17,6 +17,8 @@ from app.errors import Code, LimitExceeded
 from app.store.append import Accepted, Conflict, Duplicate, append
 from app.store.records import NewEvent
 
+__all__ = ["Accepted", "Duplicate", "Rejected", "Result", "Submission", "record_events", "validate"]
+
 
 @dataclass(frozen=True, slots=True)
 class Submission:

@@ -15,6 +15,7 @@ from app.errors import Code
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE, _ZERO_PARENT = "0" * 32, "0" * 16
 
 
 class ActorType(enum.Enum):
@@ -38,7 +39,7 @@ def _not_in_future(value: dt.datetime) -> dt.datetime:
 def _traceparent(value: str) -> str:
     """W3C trace context: ``00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>``, ids not all zero."""
     match = TRACEPARENT.fullmatch(value)
-    if not match or match[1] == "ff" or set(match[2]) == {"0"} or set(match[3]) == {"0"}:
+    if not match or match[1] == "ff" or match[2] == _ZERO_TRACE or match[3] == _ZERO_PARENT:
         raise PydanticCustomError(
             Code.INVALID_TRACEPARENT, "must be a W3C traceparent such as 00-<32 hex>-<16 hex>-<2 hex>"
         )

@@ -56,6 +56,11 @@ def _policy(error: GraphQLError, suggestions: bool = True) -> GraphQLError:
     )
 
 
+def policy(error: GraphQLError, suggestions: bool = True) -> GraphQLError:
+    """The error as the caller sees it, for paths that answer without running the schema's extensions."""
+    return _policy(error, suggestions)
+
+
 class ErrorPolicy(SchemaExtension):
     def __init__(self, suggestions: bool = True) -> None:
         self.suggestions = suggestions

@@ -69,20 +69,25 @@ class AuditEvent(Node):
     trace_id: str | None = strawberry.field(description="The trace id part of traceparent.")
     record: strawberry.Private[EventRecord]
 
-    @strawberry.field(description="The event named by causationId, or null (batched: no N+1).")
+    @strawberry.field(
+        description="The event named by causationId, or null (batched: no N+1). When several sources use that "
+        "eventId: the one from this event's source, else the earliest recorded."
+    )
     async def caused_by(
         self, info: Info[Context, None]
     ) -> Annotated[AuditEventUnion, strawberry.lazy("app.graphql.events")] | None:
         if self.causation_id is None:
             return None
-        record = await info.context.loaders.by_event_id.load(self.causation_id)
+        record = await info.context.loaders.cause.load((self.causation_id, self.source))
         return to_event(record) if record else None
 
-    @strawberry.field(description="Events whose causationId is this event's eventId, oldest first (batched).")
+    @strawberry.field(description="Events whose causedBy is this event, oldest first (batched).")
     async def effects(
         self, info: Info[Context, None], first: int = 50
     ) -> list[Annotated[AuditEventUnion, strawberry.lazy("app.graphql.events")]]:
-        records = await info.context.loaders.effects.load((self.event_id, info.context.bounded(first)))
+        records = await info.context.loaders.effects.load(
+            ((self.event_id, self.source, self.record.sequence), info.context.bounded(first))
+        )
         return [to_event(record) for record in records]
 
     @strawberry.field(description="Other events with the same correlationId, oldest first (batched).")

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from app.store.read import TenantReader
+from app.store.read import CauseKey, CauseRef, TenantReader
 from app.store.records import EventRecord
 
 K = TypeVar("K", bound=Hashable)
@@ -84,28 +84,36 @@ class BatchLoader(Generic[K, V]):
 LimitedKey = tuple[str, int]
 """(id, how many events at most)."""
 
+EffectsKey = tuple[CauseRef, int]
+"""(the cause as (eventId, source, sequence), how many of its effects at most)."""
+
 
 class Loaders:
     def __init__(self, reader: TenantReader) -> None:
         self.reader = reader
         batcher = Batcher()
         self.by_event_id = BatchLoader[str, EventRecord | None](batcher, self._by_event_id)
+        self.cause = BatchLoader[CauseKey, EventRecord | None](batcher, self._cause)
         self.by_sequence = BatchLoader[int, EventRecord | None](batcher, self._by_sequence)
-        self.effects = BatchLoader[LimitedKey, list[EventRecord]](batcher, self._effects)
+        self.effects = BatchLoader[EffectsKey, list[EventRecord]](batcher, self._effects)
         self.correlated = BatchLoader[LimitedKey, list[EventRecord]](batcher, self._correlated)
 
     async def _by_event_id(self, keys: Sequence[str]) -> list[EventRecord | None]:
         found = await self.reader.by_event_ids(keys)
         return [found.get(key) for key in keys]
 
+    async def _cause(self, keys: Sequence[CauseKey]) -> list[EventRecord | None]:
+        found = await self.reader.causes(keys)
+        return [found.get(key) for key in keys]
+
     async def _by_sequence(self, keys: Sequence[int]) -> list[EventRecord | None]:
         found = await self.reader.by_sequences(keys)
         return [found.get(key) for key in keys]
 
-    async def _effects(self, keys: Sequence[LimitedKey]) -> list[list[EventRecord]]:
+    async def _effects(self, keys: Sequence[EffectsKey]) -> list[list[EventRecord]]:
         # One statement for the widest limit asked for; each key takes its own share.
-        found = await self.reader.effects([event_id for event_id, _ in keys], max(limit for _, limit in keys))
-        return [found[event_id][:limit] for event_id, limit in keys]
+        found = await self.reader.effects_of([cause for cause, _ in keys], max(limit for _, limit in keys))
+        return [found[cause][:limit] for cause, limit in keys]
 
     async def _correlated(self, keys: Sequence[LimitedKey]) -> list[list[EventRecord]]:
         found = await self.reader.by_correlation([cid for cid, _ in keys], max(limit for _, limit in keys))

@@ -108,7 +108,9 @@ class Query:
         query = EventQuery(filters=filters, order=order_by.to_order() if order_by else Order())
         return await paginate(info, query, first=first, after=after, last=last, before=before)
 
-    @strawberry.field(description="One event by the producer's eventId.")
+    @strawberry.field(
+        description="One event by the producer's eventId; when several sources use that id, the earliest recorded."
+    )
     async def event(self, info: Info[Context, None], event_id: str) -> AuditEventUnion | None:
         info.context.require(Scope.READ)
         record = await info.context.loaders.by_event_id.load(check_text(event_id, "eventId"))

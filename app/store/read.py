@@ -6,12 +6,31 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.event_query import EventQuery, OrderField, Position, beyond
 from app.store.records import EventRecord
 from app.store.tables import events
+
+CauseKey = tuple[str, str]
+"""(causationId, the effect's source)."""
+
+CauseRef = tuple[str, str, int]
+"""A possible cause: (eventId, source, sequence)."""
+
+
+def cause_of(holders: Sequence[EventRecord], source: str) -> EventRecord | None:
+    """Which of the events holding one eventId a ``causationId`` names, for an effect written by ``source``.
+
+    The effect's own source first (its ids are unique within it, and no other source can write them); else the
+    earliest recorded holder. Ids are unique per (tenant, source, eventId), so several sources may hold one id;
+    this rule is deterministic, and once the cause is stored no later write by another source can change it.
+    """
+    same = next((holder for holder in holders if holder.source == source), None)
+    if same is not None:
+        return same
+    return min(holders, key=lambda holder: holder.sequence) if holders else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +111,84 @@ class TenantReader:
             return int((await connection.execute(statement)).scalar_one())
 
     async def by_event_ids(self, event_ids: Iterable[str]) -> dict[str, EventRecord]:
+        """Per eventId, the earliest recorded event holding it (several sources may use one id)."""
+        return {event_id: found[0] for event_id, found in (await self.holders(event_ids)).items()}
+
+    async def holders(self, event_ids: Iterable[str]) -> dict[str, list[EventRecord]]:
+        """Per eventId, every event holding it (one per source), oldest first."""
         wanted = sorted(set(event_ids))
+        found: dict[str, list[EventRecord]] = {}
         if not wanted:
-            return {}
-        return {r.event_id: r for r in await self._records(self._in_tenant(events.c.event_id.in_(wanted)))}
+            return found
+        statement = self._in_tenant(events.c.event_id.in_(wanted)).order_by(events.c.sequence)
+        for record in await self._records(statement):
+            found.setdefault(record.event_id, []).append(record)
+        return found
+
+    async def causes(self, keys: Iterable[CauseKey]) -> dict[CauseKey, EventRecord]:
+        """The event a ``causationId`` names, seen from the effect's source (see ``cause_of``)."""
+        wanted = list(keys)
+        holders = await self.holders(event_id for event_id, _ in wanted)
+        found: dict[CauseKey, EventRecord] = {}
+        for key in wanted:
+            cause = cause_of(holders.get(key[0], []), key[1])
+            if cause is not None:
+                found[key] = cause
+        return found
+
+    async def effects_of(self, causes: Sequence[CauseRef], limit: int) -> dict[CauseRef, list[EventRecord]]:
+        """Per cause, the first ``limit`` events whose ``causationId`` resolves to it, oldest first.
+
+        One statement: a UNION ALL of one ``LIMIT`` branch per cause. A branch keeps an event whose
+        ``causationId`` is the cause's eventId when the cause is what ``cause_of`` picks for that event: the
+        same source, or — when the event's source holds no such id — the earliest holder.
+        """
+        found: dict[CauseRef, list[EventRecord]] = {cause: [] for cause in causes}
+        if not found or limit <= 0:
+            return found
+        by_id: dict[str, list[CauseRef]] = {}
+        for cause in found:
+            by_id.setdefault(cause[0], []).append(cause)
+        branches = [self._effects_branch(cause, limit) for cause in found]
+        statement = branches[0] if len(branches) == 1 else union_all(*branches)
+        for record in await self._records(statement):
+            # A row comes only from the branch of the cause it resolves to, which is among ``causes``, and
+            # there the same rule picks it again: its own source, else the earliest holder.
+            candidates = by_id.get(record.causation_id or "", [])
+            same = [cause for cause in candidates if cause[1] == record.source]
+            chosen = same[0] if same else min(candidates, key=lambda cause: cause[2], default=None)
+            if chosen is not None:
+                found[chosen].append(record)
+        for records in found.values():
+            records.sort(key=lambda record: record.sequence)
+        return found
+
+    def _effects_branch(self, cause: CauseRef, limit: int) -> Select[tuple[object, ...]]:
+        event_id, source, sequence = cause
+        same_source = events.alias("same_source")
+        earlier = events.alias("earlier")
+        held_by_effect_source = exists().where(
+            same_source.c.tenant == self.tenant,
+            same_source.c.event_id == event_id,
+            same_source.c.source == events.c.source,
+        )
+        held_earlier = exists().where(
+            earlier.c.tenant == self.tenant, earlier.c.event_id == event_id, earlier.c.sequence < sequence
+        )
+        resolves_here = or_(events.c.source == source, and_(~held_by_effect_source, ~held_earlier))
+        return (
+            self._in_tenant(events.c.causation_id == event_id, resolves_here)
+            .order_by(events.c.sequence)
+            .limit(limit)
+            .subquery()
+            .select()
+        )
 
     async def by_sequences(self, sequences: Iterable[int]) -> dict[int, EventRecord]:
         wanted = sorted(set(sequences))
         if not wanted:
             return {}
         return {r.sequence: r for r in await self._records(self._in_tenant(events.c.sequence.in_(wanted)))}
-
-    async def effects(self, event_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
-        """Per event id, the first ``limit`` events it caused, oldest first."""
-        return await self._first_per_key(events.c.causation_id, event_ids, limit)
 
     async def by_correlation(self, correlation_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
         """Per correlation id, its first ``limit`` events, oldest first."""

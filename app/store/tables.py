@@ -74,7 +74,7 @@ events = Table(
     Column("hash", String(64), nullable=False),
     Column("previous_hash", String(64), nullable=False),
     PrimaryKeyConstraint("tenant", "sequence", name="pk_events"),
-    UniqueConstraint("tenant", "event_id", name="uq_events_tenant_event_id"),
+    UniqueConstraint("tenant", "event_id", "source", name="uq_events_tenant_event_id_source"),
     Index("ix_events_type", "tenant", "type", "sequence"),
     Index("ix_events_source", "tenant", "source", "sequence"),
     Index("ix_events_actor", "tenant", "actor_id", "sequence"),
