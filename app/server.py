@@ -25,6 +25,7 @@ from app.config import Settings
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.http_errors import error_response, internal_error_response
 from app.store.engine import create_engine
 
 log = logging.getLogger("app.server")
@@ -42,6 +43,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.engine = engine
         self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As Strawberry's, except that every refusal and failure is a JSON error body (app/http_errors.py)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = error_response(error.status_code, error.reason)
+        except _BodyTooLarge:
+            raise  # BodyLimit answers it
+        except Exception as error:
+            response = internal_error_response(error)
+        await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = None
@@ -126,7 +142,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     graphql = GatewayGraphQL(engine, settings)
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),  # any method: the view answers 405 itself, as JSON
         Route("/healthz", health),
     ]
     if settings.graphiql:
