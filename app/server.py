@@ -24,6 +24,7 @@ from app.auth.keys import authenticate
 from app.config import Settings
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
+from app.graphql.possible_types import possible_types
 from app.graphql.schema import build_schema
 from app.http_errors import error_response, internal_error_response
 from app.store.engine import create_engine
@@ -145,6 +146,12 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         Route("/graphql", graphql),  # any method: the view answers 405 itself, as JSON
         Route("/healthz", health),
     ]
+    if settings.introspection:  # the same facts as introspection, so the same switch
+
+        async def possible_types_json(_: Request) -> Response:
+            return JSONResponse(possible_types(graphql.schema))
+
+        routes.append(Route("/graphql/possible-types.json", possible_types_json, methods=["GET"]))
     if settings.graphiql:
         routes.append(Mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static"))
     app = Starlette(routes=routes, lifespan=lifespan)
