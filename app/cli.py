@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError
+
 from app.config import Settings
 
 EPILOG = "Settings come from AUDIT_* environment variables, e.g. AUDIT_DATABASE_URL (see README)."
@@ -65,7 +67,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"audit-gateway: {error}", file=sys.stderr)
         return 2
+    except (OSError, DBAPIError) as error:  # the database cannot be reached or opened: say which, no traceback
+        print(f"audit-gateway: {_unreachable(settings.database_url, error)}", file=sys.stderr)
+        return 2
     return 2
+
+
+def _unreachable(database_url: str, error: Exception) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    message = f"cannot open the database {url.render_as_string(hide_password=True)}: {reason}"
+    if url.get_backend_name() == "postgresql" and "does not exist" in reason:
+        message += (f"\ncreate it first, e.g. `createdb -h {url.host or '127.0.0.1'} -U {url.username or 'postgres'} "
+                    f"{url.database}`, then run `audit-gateway db upgrade` (README: PostgreSQL from zero)")
+    return message
 
 
 class CliError(Exception):
@@ -197,7 +214,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
         print("Not serving (--no-serve): `audit-gateway serve` serves this database.")
         return 0
     print(
-        f"Open http://{host}:{port}/graphql and paste this into the Headers tab (the writer key records events):\n\n"
+        f"Open http://{host}:{port}/graphql and paste this into the Headers tab (the writer key instead to record):\n\n"
         f'  {{"Authorization": "Bearer {keys.reader}"}}\n\n'
         "then try: { events(first: 10, search: \"type:order.*\") { edges { node { __typename "
         "... on AuditEvent { eventId occurredAt actor { id } } } } } }\n",
