@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     if settings.introspection:  # the same facts as introspection, so the same switch
 
         async def possible_types_json(_: Request) -> Response:
-            return JSONResponse(possible_types(graphql.schema))
+            return JSONResponse(possible_types(build_schema(settings)))  # both cached: one map per schema
 
         routes.append(Route("/graphql/possible-types.json", possible_types_json, methods=["GET"]))
     if settings.graphiql:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import functools
 
+import strawberry
 from graphql import GraphQLInterfaceType, GraphQLUnionType, build_schema
-from strawberry.schema.base import BaseSchema
 
 
 @functools.cache
-def possible_types(schema: BaseSchema) -> dict[str, list[str]]:
+def possible_types(schema: strawberry.Schema) -> dict[str, list[str]]:
     """``{abstract type: [object types]}``, sorted; computed once per schema, from its SDL."""
     built = build_schema(schema.as_str())
     return {
