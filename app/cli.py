@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError
+
 from app.auth.principal import Scope
 from app.config import Settings
 
@@ -40,11 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="recompute hash chains; exit 1 on a break")
     verify.add_argument("--tenant", action="append", dest="tenants")
 
-    demo = commands.add_parser("demo", help="seed a demo tenant, print a read key, serve")
+    demo = commands.add_parser("demo", help="seed a demo tenant, print its reader and writer keys, serve")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
     demo.add_argument("--events", type=int, default=3000, help="about how many demo events (default 3000)")
-    demo.add_argument("--no-serve", action="store_true", help="seed and print the key, but do not serve")
+    demo.add_argument("--no-serve", action="store_true", help="seed and print the keys, but do not serve")
     return parser
 
 
@@ -66,7 +68,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"audit-gateway: {error}", file=sys.stderr)
         return 2
+    except (OSError, DBAPIError) as error:  # the database cannot be reached or opened: say which, no traceback
+        print(f"audit-gateway: {_unreachable(settings.database_url, error)}", file=sys.stderr)
+        return 2
     return 2
+
+
+def _unreachable(database_url: str, error: Exception) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    message = f"cannot open the database {url.render_as_string(hide_password=True)}: {reason}"
+    if url.get_backend_name() == "postgresql" and "does not exist" in reason:
+        message += (f"\ncreate it first, e.g. `createdb -h {url.host or '127.0.0.1'} -U {url.username or 'postgres'} "
+                    f"{url.database}`, then run `audit-gateway db upgrade` (README: PostgreSQL from zero)")
+    return message
 
 
 class CliError(Exception):
@@ -183,16 +200,25 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
     from app.demo import seed_demo
+    from app.demo_keys import keys_path
 
     asyncio.run(ensure_schema(settings))
     host, port = args.host or settings.host, args.port or settings.port
-    secret = asyncio.run(seed_demo(settings, approximate_events=args.events))
+    keys = asyncio.run(seed_demo(settings, approximate_events=args.events))
     print(
-        f"\nDemo tenant 'demo' is ready. Open http://{host}:{port}/graphql and paste this into the Headers tab:\n\n"
-        f'  {{"Authorization": "Bearer {secret}"}}\n\n'
-        "then try: { events(first: 10, search: \"type:order.*\") { edges { node { __typename "
-        "... on AuditEvent { eventId occurredAt actor { id } } } } } }\n"
+        f"\nDemo tenant 'demo' is ready. Its keys (kept in {keys_path(settings.database_url)}, mode 0600, "
+        "and reused by the next `demo` run):\n\n"
+        f"export AUDIT_DEMO_READER={keys.reader}\n"
+        f"export AUDIT_DEMO_WRITER={keys.writer}\n"
     )
     if args.no_serve:
+        print("Not serving (--no-serve): `audit-gateway serve` serves this database.")
         return 0
+    print(
+        f"Open http://{host}:{port}/graphql and paste this into the Headers tab (the writer key instead to record):\n\n"
+        f'  {{"Authorization": "Bearer {keys.reader}"}}\n\n'
+        "then try: { events(first: 10, search: \"type:order.*\") { edges { node { __typename "
+        "... on AuditEvent { eventId occurredAt actor { id } } } } } }\n",
+        flush=True,
+    )
     return serve(settings, host, port)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth.keys import create_key
+from app.auth.keys import authenticate
 from app.auth.principal import Principal
 from app.config import Settings
+from app.demo_keys import DemoKeys, demo_keys, keys_path
 from app.ingest import Rejected, Submission, record_events
 from app.store.append import Accepted, Duplicate
 from app.store.engine import create_engine
@@ -184,14 +186,19 @@ def flows(approximate_events: int, seed: int = 7) -> Iterator[Flow]:
         yield flow
 
 
-async def seed_demo(settings: Settings, approximate_events: int = 3000) -> str:
-    """Record the demo flows once (a tenant that has them is left alone) and return a new read key."""
+async def seed_demo(settings: Settings, approximate_events: int = 3000, keys_file: Path | None = None) -> DemoKeys:
+    """Record the demo flows once (a tenant that has them is left alone); return the demo's reader and writer keys.
+
+    The keys are kept in ``keys_file`` (default: beside the database, see app/demo_keys.py) and reused.
+    """
     engine = create_engine(settings.database_url)
     try:
+        keys = await demo_keys(engine, keys_file or keys_path(settings.database_url), TENANT, SOURCES)
         if await TenantReader(engine, TENANT).by_event_ids([FIRST_EVENT_ID]):
-            return await _read_key(engine)
-        writer, _ = await create_key(engine, name="demo-writer", tenants=[TENANT], scopes=["events:write"],
-                                     sources=SOURCES)
+            return keys
+        writer = await authenticate(engine, keys.writer)
+        if writer is None:
+            raise RuntimeError("the demo writer key was revoked while the demo was being seeded")
         batch: list[Submission] = []
         for flow in flows(approximate_events):
             batch += flow.steps
@@ -199,13 +206,9 @@ async def seed_demo(settings: Settings, approximate_events: int = 3000) -> str:
                 await _record(engine, writer, batch)
                 batch = []
         await _record(engine, writer, batch)
-        return await _read_key(engine)
+        return keys
     finally:
         await engine.dispose()
-
-
-async def _read_key(engine: AsyncEngine) -> str:
-    return (await create_key(engine, name="demo-reader", tenants=[TENANT], scopes=["events:read"], sources=[]))[1]
 
 
 async def _record(engine: AsyncEngine, writer: Principal, batch: list[Submission]) -> None:

@@ -17,6 +17,11 @@ class Code(enum.StrEnum):
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL = "INTERNAL"
+    # Request-level, for refusals before GraphQL runs (HTTP status in the name's spirit).
+    BAD_REQUEST = "BAD_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 
     # Per input of recordEvents (``InputError.code``): shape, from Pydantic's own checks.
     REQUIRED = "REQUIRED"

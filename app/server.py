@@ -31,8 +31,10 @@ from app.errors import Code
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.fast_ingest import FastIngest
+from app.graphql.possible_types import possible_types
 from app.graphql.schema import build_schema
 from app.http import routes as http_routes
+from app.http_errors import error_response, internal_error_response
 from app.store.engine import create_engine
 
 log = logging.getLogger("app.server")
@@ -51,6 +53,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.engine = engine
         self.settings = settings
         self.fast_ingest = FastIngest(build_schema(settings)) if settings.fast_ingest else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As Strawberry's, except that every refusal and failure is a JSON error body (app/http_errors.py)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = error_response(error.status_code, error.reason)
+        except _BodyTooLarge:
+            raise  # BodyLimit answers it
+        except Exception as error:
+            response = internal_error_response(error)
+        await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         principal = None
@@ -153,10 +170,16 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     graphql = GatewayGraphQL(engine, settings)
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql),  # any method: the view answers 405 itself, as JSON
         Route("/healthz", health),
         *http_routes(engine, settings),
     ]
+    if settings.introspection:  # the same facts as introspection, so the same switch
+
+        async def possible_types_json(_: Request) -> Response:
+            return JSONResponse(possible_types(build_schema(settings)))  # both cached: one map per schema
+
+        routes.append(Route("/graphql/possible-types.json", possible_types_json, methods=["GET"]))
     if settings.graphiql:
         routes.append(Mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static"))
     app = Starlette(routes=routes, lifespan=lifespan)

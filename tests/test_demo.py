@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,8 +18,8 @@ async def _events(engine: AsyncEngine) -> list[dict]:
         return [dict(row._mapping) for row in rows]
 
 
-async def test_demo_is_realistic_linked_and_idempotent(settings: Settings, engine: AsyncEngine) -> None:
-    secret = await seed_demo(settings, approximate_events=300)
+async def test_demo_is_realistic_linked_and_idempotent(settings: Settings, engine: AsyncEngine, tmp_path: Path) -> None:
+    keys = await seed_demo(settings, approximate_events=300, keys_file=tmp_path / "keys.json")
     stored = await _events(engine)
     assert len(stored) >= 300
     assert {e["type"] for e in stored} == {c.name for c in CURRENT}, "every contract appears"
@@ -26,8 +28,9 @@ async def test_demo_is_realistic_linked_and_idempotent(settings: Settings, engin
     assert causes and all(cause in ids for cause in causes), "every cause is an event of the tenant"
     assert (await verify_chain(engine, TENANT)).ok
 
-    again = await seed_demo(settings, approximate_events=300)
+    again = await seed_demo(settings, approximate_events=300, keys_file=tmp_path / "keys.json")
     assert len(await _events(engine)) == len(stored), "a second run records nothing new"
-    for key in (secret, again):
+    assert again == keys, "a second run prints the same keys"
+    for key in (keys.reader, keys.writer):
         principal = await authenticate(engine, key)
         assert principal is not None and principal.tenants == {TENANT}

@@ -16,7 +16,7 @@ CONTRACT_CHECK = ROOT.parent / "shared" / "api" / "contract_check.py"
 
 def test_schema_graphql_is_up_to_date() -> None:
     assert (ROOT / "schema.graphql").read_text() == export_sdl(), (
-        "schema.graphql is stale: run `python scripts/export_schema.py`"
+        "schema.graphql is stale: run `.venv/bin/python scripts/export_schema.py`"
     )
 
 

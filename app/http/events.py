@@ -12,7 +12,7 @@ from starlette.responses import Response
 from app.auth.principal import Scope
 from app.config import Settings
 from app.contracts.values import check_text
-from app.errors import UserFacingError
+from app.errors import Code, UserFacingError
 from app.http import cloudevents
 from app.http.items import Item, from_event
 from app.http.responses import HttpError, Json, caller, internal, user_error
@@ -38,7 +38,7 @@ def _parse(body: bytes) -> object:
     try:
         return json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # bad JSON or UTF-8, too deep, a number with too many digits
-        raise HttpError(400, "BAD_USER_INPUT", "the request body is not valid JSON") from None
+        raise HttpError(400, Code.BAD_USER_INPUT, "the request body is not valid JSON") from None
 
 
 def _items(request: Request, media: str, body: object) -> list[Item]:
@@ -46,17 +46,17 @@ def _items(request: Request, media: str, body: object) -> list[Item]:
         return [cloudevents.from_binary(request.headers, request.scope["headers"], body)]
     if media == CLOUDEVENT:
         if not isinstance(body, dict):
-            raise HttpError(400, "BAD_USER_INPUT", f"{CLOUDEVENT} takes one CloudEvent (a JSON object)")
+            raise HttpError(400, Code.BAD_USER_INPUT, f"{CLOUDEVENT} takes one CloudEvent (a JSON object)")
         return [cloudevents.from_structured(body)]
     if media == CLOUDEVENTS_BATCH:
         if not isinstance(body, list):
-            raise HttpError(400, "BAD_USER_INPUT", f"{CLOUDEVENTS_BATCH} takes a JSON array of CloudEvents")
+            raise HttpError(400, Code.BAD_USER_INPUT, f"{CLOUDEVENTS_BATCH} takes a JSON array of CloudEvents")
         return [cloudevents.from_structured(event) for event in body]
     if isinstance(body, dict):
         return [from_event(body)]
     if isinstance(body, list):
         return [from_event(event) for event in body]
-    raise HttpError(400, "BAD_USER_INPUT", "the request body must be an event object or an array of them")
+    raise HttpError(400, Code.BAD_USER_INPUT, "the request body must be an event object or an array of them")
 
 
 def _result(index: int, item: Item, outcome: Result | None) -> ItemResult:
@@ -82,11 +82,11 @@ class EventRoutes:
         principal = await caller(request, self.engine, Scope.WRITE)
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media not in MEDIA_TYPES:
-            raise HttpError(415, "UNSUPPORTED_MEDIA_TYPE", f"send one of: {', '.join(MEDIA_TYPES)}")
+            raise HttpError(415, Code.UNSUPPORTED_MEDIA_TYPE, f"send one of: {', '.join(MEDIA_TYPES)}")
         items = _items(request, media, _parse(await request.body()))
         limit = self.settings.max_batch_size
         if len(items) > limit:
-            raise HttpError(413, "LIMIT_EXCEEDED", f"a batch takes at most {limit} events, got {len(items)}")
+            raise HttpError(413, Code.LIMIT_EXCEEDED, f"a batch takes at most {limit} events, got {len(items)}")
         ready = [item for item in items if item.submission is not None]
         try:
             outcomes = await record_events(
@@ -150,7 +150,7 @@ class EventRoutes:
             raise internal(error) from error
         record = found.get(event_id)
         if record is None:
-            raise HttpError(404, "NOT_FOUND", "no event with this eventId in your tenant")
+            raise HttpError(404, Code.NOT_FOUND, "no event with this eventId in your tenant")
         event: EventJson = event_json(record)
         return Json(event)
 
@@ -159,11 +159,11 @@ class EventRoutes:
         if given is None:
             return self.settings.default_page_size
         if not given.isascii() or not given.isdigit() or len(given) > 9:
-            raise HttpError(422, "BAD_USER_INPUT", f"first must be a whole number between 0 and {maximum}")
+            raise HttpError(422, Code.BAD_USER_INPUT, f"first must be a whole number between 0 and {maximum}")
         size = int(given)
         if size > maximum:
             raise HttpError(
-                422, "LIMIT_EXCEEDED", f"first must be at most {maximum} (the maximum page size), got {size}"
+                422, Code.LIMIT_EXCEEDED, f"first must be at most {maximum} (the maximum page size), got {size}"
             )
         return size
 
@@ -174,9 +174,9 @@ def _parameters(request: Request) -> dict[str, str]:
     for name, value in request.query_params.multi_items():
         if name not in PAGE_PARAMETERS:
             known = ", ".join(PAGE_PARAMETERS)
-            raise HttpError(422, "BAD_USER_INPUT", f"unknown query parameter {name!r}; use {known}")
+            raise HttpError(422, Code.BAD_USER_INPUT, f"unknown query parameter {name!r}; use {known}")
         if name in found:
-            raise HttpError(422, "BAD_USER_INPUT", f"query parameter {name!r} is given twice")
+            raise HttpError(422, Code.BAD_USER_INPUT, f"query parameter {name!r} is given twice")
         found[name] = value
     return found
 
@@ -186,4 +186,4 @@ def _order(given: str | None) -> Order:
         return Order(descending=True)
     if given == "asc":
         return Order(descending=False)
-    raise HttpError(422, "BAD_USER_INPUT", "order must be 'asc' or 'desc' (by sequence)")
+    raise HttpError(422, Code.BAD_USER_INPUT, "order must be 'asc' or 'desc' (by sequence)")

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from app.auth.keys import authenticate
 from app.auth.principal import Principal, Scope, require
-from app.errors import Forbidden, Unauthenticated, UserFacingError
+from app.errors import Code, Forbidden, Unauthenticated, UserFacingError
 from app.http.wire import error_body
 
 log = logging.getLogger("app.http")
@@ -49,7 +49,7 @@ def internal(error: Exception) -> HttpError:
     """Anything unexpected: logged with an id, answered with that id only (no trace, no SQL)."""
     error_id = uuid.uuid4().hex[:16]
     log.error("internal error %s", error_id, exc_info=error)
-    return HttpError(500, "INTERNAL", f"Internal error (id {error_id}).")
+    return HttpError(500, Code.INTERNAL, f"Internal error (id {error_id}).")
 
 
 def user_error(error: UserFacingError, status: int) -> HttpError:
