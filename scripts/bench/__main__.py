@@ -11,12 +11,14 @@ import argparse
 import asyncio
 import datetime as dt
 import fcntl
+import functools
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from .measure import log
 from .reads import Plan as ReadPlan
 from .reads import reads, summary
 from .servers import ROOT, FreshDatabases, read_log, workers_supported
-from .workload import READ_TENANT
+from .workload import INGEST_TENANT, READ_TENANT, ingest_bodies
 from .worst import worst_request
 
 LOCK = Path("/work/bench.lock")
@@ -83,54 +85,79 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
         "command": command, "started": started_at.isoformat(), "quick": args.quick, "machine": info,
         "plan": {**plan.__dict__, "ingest": {str(k): v for k, v in plan.ingest.items()}},
         "load": {"before": report.load_average()}, "steps": {}, "generated": {}, "ingest": {}, "read": {},
-        "note": "The machine was shared with other sessions developing and testing concurrently: CPU was contended"
-                " (see the load averages); pairs were measured in turn, alternating, so contention hits both sides.",
+        "failures": {}, "worst": {"measured": False, "reason": "not run"},
     }
     directory = Path(tempfile.mkdtemp(prefix="audit-bench-"))
 
-    def step(name: str, since: float) -> None:
+    async def step(name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """One step, timed; a step that fails is reported in the page ("failed: …"), the others still run."""
+        since = time.perf_counter()
+        try:
+            await work()
+        except Exception as error:  # the run goes on: one broken step must not cost the other figures
+            log(f"{name}: FAILED: {error!r}")
+            figures["failures"][name] = f"{type(error).__name__}: {str(error)[:1500]}"
         figures["steps"][name] = time.perf_counter() - since
+        figures["load"].setdefault("steps", {})[name] = report.load_average()
+
+    read_urls: dict[str, str] = {}
+    bodies: dict[int, list[tuple[bytes, int]]] = {}
+
+    async def ingest_step(backend: str) -> None:
+        if not bodies:
+            log("ingestion: serializing the request bodies (once for every backend)")
+            bodies.update(ingest_bodies({size: count for size, (count, _) in plan.ingest.items()}, INGEST_TENANT,
+                                        101))
+        log(f"{backend}: ingestion, batches {', '.join(map(str, plan.ingest))}")
+        results = await ingestion(backend, directory, plan.ingest, plan.clients, bodies)
+        figures["ingest"][backend] = [r.as_json() for r in results]
+
+    async def log_step(backend: str) -> None:
+        log(f"{backend}: the {plan.read_events:,}-event read log")
+        read_urls[backend], figures["generated"][backend] = await read_log(
+            backend, plan.read_events, READ_TENANT, args.data_dir)
+
+    async def read_step(backend: str) -> None:
+        log(f"{backend}: reads")
+        read_plan = ReadPlan(plan.read_rounds, plan.read_seconds, plan.load_seconds, plan.clients)
+        refused: dict[str, str] = {}
+        executors: dict[str, str] = {}
+        results = await reads(backend, read_urls[backend], directory, read_plan, refused, executors)
+        figures["read"][backend] = summary(results, refused, executors)
+
+    async def peer_step() -> None:
+        outcome = await peer.side_by_side(read_urls["postgresql"], directory, plan.peer_rounds, plan.peer_seconds,
+                                          plan.peer_connections)
+        figures["peer"] = {"rounds": outcome.rounds, "duration": outcome.duration,
+                           "connections": outcome.connections, "runs": outcome.runs,
+                           "summary": outcome.summary(), "workers_supported": workers_supported()}
+
+    async def worst_step() -> None:
+        url = read_urls.get("postgresql") or next(iter(read_urls.values()))
+        figures["worst"] = await asyncio.to_thread(worst_request, url)
+
+    async def profile_step() -> None:
+        figures["profiles"] = await _profiles(figures, read_urls, directory)
 
     try:
         if not args.no_ingest:
             for backend in args.backends:
-                log(f"{backend}: ingestion, batches {', '.join(map(str, plan.ingest))}")
-                since = time.perf_counter()
-                results = await ingestion(backend, directory, plan.ingest, plan.clients)
-                figures["ingest"][backend] = [r.as_json() for r in results]
-                step(f"{backend} ingestion", since)
-        read_urls: dict[str, str] = {}
+                await step(f"{backend} ingestion", functools.partial(ingest_step, backend))
         for backend in args.backends:
-            log(f"{backend}: the {plan.read_events:,}-event read log")
-            since = time.perf_counter()
-            read_urls[backend], figures["generated"][backend] = await read_log(
-                backend, plan.read_events, READ_TENANT, args.data_dir)
-            step(f"{backend} read log", since)
-            if not args.no_reads:
-                log(f"{backend}: reads")
-                since = time.perf_counter()
-                read_plan = ReadPlan(plan.read_rounds, plan.read_seconds, plan.load_seconds, plan.clients)
-                figures["read"][backend] = summary(await reads(backend, read_urls[backend], directory, read_plan))
-                step(f"{backend} reads", since)
+            await step(f"{backend} read log", functools.partial(log_step, backend))
+            if not args.no_reads and backend in read_urls:
+                await step(f"{backend} reads", functools.partial(read_step, backend))
         if args.no_peer:
             figures["peer"] = {"skipped": "--no-peer"}
         elif "postgresql" not in read_urls:
-            figures["peer"] = {"skipped": "PostgreSQL is not among the backends of this run"}
+            figures["peer"] = {"skipped": "no PostgreSQL read log in this run"}
         else:
-            since = time.perf_counter()
-            outcome = await peer.side_by_side(read_urls["postgresql"], directory, plan.peer_rounds,
-                                              plan.peer_seconds, plan.peer_connections)
-            figures["peer"] = {"rounds": outcome.rounds, "duration": outcome.duration,
-                               "connections": outcome.connections, "runs": outcome.runs,
-                               "summary": outcome.summary(), "workers_supported": workers_supported()}
-            step("PostGraphile side by side", since)
+            await step("PostGraphile side by side", peer_step)
         info["node"] = _node_version()
-        since = time.perf_counter()
-        worst_url = read_urls.get("postgresql") or next(iter(read_urls.values()))
-        figures["worst"] = await asyncio.to_thread(worst_request, worst_url)
-        step("worst request", since)
-        if args.profile:
-            figures["profiles"] = await _profiles(args, figures, read_urls, directory)
+        if read_urls:
+            await step("worst request", worst_step)
+        if args.profile and read_urls:
+            await step("profile", profile_step)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     figures["load"]["after"] = report.load_average()
@@ -138,8 +165,7 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
     return figures
 
 
-async def _profiles(args: argparse.Namespace, figures: dict[str, Any], read_urls: dict[str, str],
-                    directory: Path) -> list[dict[str, Any]]:
+async def _profiles(figures: dict[str, Any], read_urls: dict[str, str], directory: Path) -> list[dict[str, Any]]:
     from .profile import profile_read, profile_write
 
     backend = "postgresql" if "postgresql" in read_urls else next(iter(read_urls))

@@ -18,7 +18,7 @@ from scripts import generate
 from . import floors
 from .measure import Timing, concurrent, graphql_data, log
 from .servers import FreshDatabases, Server, http_client, writer_key
-from .workload import INGEST_TENANT, ingest_bodies
+from .workload import INGEST_TENANT
 
 
 @dataclass
@@ -66,14 +66,16 @@ async def _send_all(client: httpx.AsyncClient, key: str, bodies: list[tuple[byte
     return accepted[0], timing
 
 
-async def ingestion(backend: str, directory: Path, batches: dict[int, tuple[int, float]], clients: int
-                    ) -> list[IngestResult]:
-    """Per batch size: gateway events/s, then Core and the driver on the same rows, in that order, in one run."""
+async def ingestion(backend: str, directory: Path, batches: dict[int, tuple[int, float]], clients: int,
+                    bodies: dict[int, list[tuple[bytes, int]]]) -> list[IngestResult]:
+    """Per batch size: gateway events/s, then Core and the driver on the same rows, in that order, in one run.
+
+    ``bodies``: :func:`workload.ingest_bodies` for ``INGEST_TENANT`` (each backend gets fresh databases).
+    """
     databases = await FreshDatabases(backend, directory / backend, ("ingest", "core", "driver")).create()
     url = databases.urls["ingest"]
     key = writer_key(url, INGEST_TENANT)
     gateway_engine, core_engine = create_engine(url), create_engine(databases.urls["core"])
-    bodies = ingest_bodies({size: count for size, (count, _) in batches.items()}, INGEST_TENANT, seed=101)
     results: list[IngestResult] = []
     try:
         async with Server(url, directory / f"server-ingest-{backend}.log") as server, http_client(

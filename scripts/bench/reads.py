@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,9 +58,17 @@ class Plan:
     clients: int
 
 
-async def _check(client: httpx.AsyncClient, key: str, document: ReadDocument) -> dict[str, Any]:
+EXECUTOR_HEADER = "x-audit-executor"
+"""Which executor answered (the read fast path says so); recorded when the gateway sends it."""
+
+
+async def _check(client: httpx.AsyncClient, key: str, document: ReadDocument,
+                 executors: dict[str, str] | None = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    data = graphql_data(await client.post("/graphql", content=document.body, headers=headers))
+    response = await client.post("/graphql", content=document.body, headers=headers)
+    if executors is not None:
+        executors[document.name] = response.headers.get(EXECUTOR_HEADER, "-")
+    data = graphql_data(response)
     edges = data["events"]["edges"]
     if len(edges) != document.expect_edges:
         raise RuntimeError(f"{document.name}: expected {document.expect_edges} edges, got {len(edges)}")
@@ -72,15 +81,19 @@ def deep_cursor(head: int) -> tuple[str, int] | None:
     Paging 900,000 events to get there would take longer than the benchmark; if the codec has moved, the
     deep page is reported as not measured rather than guessed.
     """
-    try:
-        from app.store.query import EventQuery, encode_cursor
-    except ImportError:
-        return None
-    sequence = head - int(0.9 * head)
-    return encode_cursor((sequence,), EventQuery().digest(READ_TENANT)), sequence
+    for name in ("app.store.event_query", "app.store.query"):  # the module was renamed once
+        try:
+            codec = importlib.import_module(name)
+        except ImportError:
+            continue
+        sequence = head - int(0.9 * head)
+        return codec.encode_cursor((sequence,), codec.EventQuery().digest(READ_TENANT)), sequence
+    return None
 
 
-async def reads(backend: str, url: str, directory: Path, plan: Plan) -> list[ReadResult]:
+async def reads(backend: str, url: str, directory: Path, plan: Plan, refused: dict[str, str],
+                executors: dict[str, str]) -> list[ReadResult]:
+    """The read measurements; documents the gateway refuses land in ``refused``, executors in ``executors``."""
     engine = create_engine(url, statement_timeout_ms=600_000)
     try:
         key = reader_key(url, READ_TENANT)
@@ -99,12 +112,20 @@ async def reads(backend: str, url: str, directory: Path, plan: Plan) -> list[Rea
         async with Server(url, directory / f"server-read-{backend}.log") as server, http_client(
             server.base_url, plan.clients
         ) as client, in_process_client(url, engine) as local:
-            if deep is not None:
-                answer = await _check(client, key, documents[1][0])
-                first = int(answer["events"]["edges"][0]["node"]["sequence"])
-                if first != deep[1] - 1:
-                    log(f"  {backend}: the deep cursor starts at {first}, expected {deep[1] - 1}: not measured")
-                    del documents[1]
+            for document, raw in list(documents):  # a document the gateway refuses is reported, not measured
+                try:
+                    answer = await _check(client, key, document, executors)
+                except (RuntimeError, httpx.HTTPError) as error:
+                    log(f"  {backend} {document.name}: not measured: {error}")
+                    refused[document.name] = str(error)[:500]
+                    documents.remove((document, raw))
+                    continue
+                if document.name == DEEP and deep is not None:
+                    first = int(answer["events"]["edges"][0]["node"]["sequence"])
+                    if first != deep[1] - 1:
+                        log(f"  {backend}: the deep cursor starts at {first}, expected {deep[1] - 1}: not measured")
+                        refused[document.name] = f"the deep cursor starts at {first}, expected {deep[1] - 1}"
+                        documents.remove((document, raw))
             for _ in range(5):  # warm every path up before measuring any
                 for document, raw in documents:
                     await _check(client, key, document)
@@ -166,6 +187,7 @@ def deep_over_first(results: list[ReadResult]) -> float | None:
     return None
 
 
-def summary(results: list[ReadResult]) -> dict[str, Any]:
+def summary(results: list[ReadResult], refused: dict[str, str], executors: dict[str, str]) -> dict[str, Any]:
     return {"results": [r.as_json() for r in results], "deep_over_first": deep_over_first(results),
+            "refused": refused, "executors": executors,
             "documents": {r.name: json.loads(r.body) for r in results}}

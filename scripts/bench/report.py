@@ -84,7 +84,7 @@ def _ms(value: float) -> str:
 def _ratio(value: float | None) -> str:
     if value is None:
         return "not measured"
-    return f"{value:.3f}" if value < 1 else f"{value:.2f}"
+    return f"{value:.3f}" if value else "0 (no request completed: timeouts)"
 
 
 def _goal(value: float | None, goal: str) -> str:
@@ -112,8 +112,8 @@ def headline(figures: dict[str, Any]) -> list[tuple[str, float | None, str, str]
                          goal, "#10"))
     for row in figures.get("peer", {}).get("summary", []):
         issue = "#10" if row["metric"] == "events_per_s" else "#9"
-        rows.append((f"PostgreSQL: gateway ÷ PostGraphile, {row['pair']} (`{row['gateway_mode']}` ↔ "
-                     f"`{row['peer_mode']}`), {_config(row)}", row["ratio"], "≥ 1.0", issue))
+        rows.append((f"PostgreSQL: gateway ÷ PostGraphile, {row['pair']} (`{row['peer_mode']}` ↔ "
+                     f"`{row['gateway_mode']}`), {_config(row)}", row["ratio"], "≥ 1.0", issue))
     return rows
 
 
@@ -140,8 +140,11 @@ def render(figures: dict[str, Any], before: dict[str, Any] | None = None) -> str
         f"- Python {m['python']}; SQLite {m['sqlite']}; PostgreSQL {m.get('postgresql', '-')}; Node {m['node']}",
         f"- Packages: {m['packages']}",
         f"- Load average (1/5/15 min) at the start: {_loads(figures['load']['before'])}; at the end:"
-        f" {_loads(figures['load']['after'])}. {figures.get('note', '')}".rstrip(),
-        "- Steps: " + "; ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in figures["steps"].items()) + ".",
+        f" {_loads(figures['load']['after'])}. {_contention(figures)}",
+        "- Steps (minutes" + ("; load average at the end of each" if "steps" in figures["load"] else "") + "): "
+        + "; ".join(f"{name} {seconds / 60:.1f}" + (f" ({figures['load']['steps'][name][0]:.1f})"
+                                                    if name in figures["load"].get("steps", {}) else "")
+                    for name, seconds in figures["steps"].items()) + ".",
         "",
         "Client, server and database share the same CPUs. Compare the **ratios** within this run (each measured side"
         " by side with its floor or peer, in turn), not absolute figures across runs.",
@@ -160,6 +163,10 @@ def render(figures: dict[str, Any], before: dict[str, Any] | None = None) -> str
     worst = figures.get("worst", {})
     lines.append(f"| worst request within the limits: time, peak memory | {_worst(worst)} | bounded | #13 |")
     lines.append("")
+    for name, message in figures.get("failures", {}).items():
+        lines.append(f"- **{name} failed** (its figures are missing above): `{message}`")
+    if figures.get("failures"):
+        lines.append("")
     if before is not None:
         lines += compare_section(before, figures)
     lines += _ingest_section(figures)
@@ -168,6 +175,17 @@ def render(figures: dict[str, Any], before: dict[str, Any] | None = None) -> str
     lines += _worst_section(worst)
     lines += _profile_section(figures)
     return "\n".join(lines) + "\n"
+
+
+def _contention(figures: dict[str, Any]) -> str:
+    cpus = int(figures["machine"]["nproc"]) if figures["machine"]["nproc"].isdigit() else 1
+    samples = [figures["load"]["before"], figures["load"]["after"], *figures["load"].get("steps", {}).values()]
+    highest = max(sample[0] for sample in samples)
+    if highest < 0.75 * cpus:
+        return "The machine was otherwise quiet."
+    return ("**The CPUs were contended** (other sessions were building and testing on the same machine): absolute"
+            " figures are low and noisy; each ratio's two sides were measured in turn, close together, and the"
+            " PostGraphile pairs alternate which side goes first, so contention hits both sides.")
 
 
 def _loads(values: list[float]) -> str:
@@ -264,7 +282,14 @@ def _read_section(figures: dict[str, Any]) -> list[str]:
             f"| **{r['gateway_over_raw']:.1f}×** | {r['in_process_over_raw']:.1f}× |"
             for r in summary["results"]
         ]
-        lines += ["", f"Deep ÷ first (HTTP p50): **{_ratio(summary.get('deep_over_first'))}**.", ""]
+        lines += ["", f"Deep ÷ first (HTTP p50): **{_ratio(summary.get('deep_over_first'))}**."]
+        executors = {name: value for name, value in summary.get("executors", {}).items() if value != "-"}
+        if executors:
+            lines.append("Executor that answered (`x-audit-executor`): "
+                         + "; ".join(f"{name}: `{value}`" for name, value in executors.items()) + ".")
+        for name, reason in summary.get("refused", {}).items():
+            lines.append(f"Not measured: {name}: `{reason}`.")
+        lines.append("")
     return lines
 
 
@@ -290,7 +315,7 @@ def _peer_section(figures: dict[str, Any]) -> list[str]:
            if not peer.get("workers_supported") else
            "*default workers*: `audit-gateway serve` without `--workers`; *one process*: `--workers 1`."),
         "",
-        "| pair | gateway | PostGraphile | gateway | **ratio** (median) | per round | gateway errors |",
+        "| pair | gateway as | PostGraphile | gateway | **ratio** (median) | per round | gateway errors |",
         "|---|---|---:|---:|---:|---|---:|",
     ]
     for row in peer["summary"]:
