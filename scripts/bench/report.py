@@ -386,6 +386,11 @@ def compare_section(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         "| measure | before | after | goal | after ÷ before |",
         "|---|---:|---:|---|---:|",
     ]
+    if before.get("plan") != after.get("plan") or before.get("quick") != after.get("quick"):
+        changed = sorted(k for k in {*before.get("plan", {}), *after.get("plan", {})}
+                         if before.get("plan", {}).get(k) != after.get("plan", {}).get(k))
+        lines[-2:-2] = [f"**Caution: the two runs had different plans** ({', '.join(changed) or 'quick mode'}):"
+                        " their ratios are not strictly comparable.", ""]
     for name, value, goal, _ in headline(after):
         was = old.get(name)
         change = f"{value / was:.2f}" if value is not None and was else "-"
