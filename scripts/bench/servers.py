@@ -98,18 +98,22 @@ def workers_supported() -> bool:
 
 
 def _descendants(pid: int) -> int:
+    """Processes under ``pid`` that serve (multiprocessing's resource tracker is not a worker)."""
     children: dict[int, list[int]] = {}
+    helpers: set[int] = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if b"resource_tracker" in (entry / "cmdline").read_bytes():
+                    helpers.add(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
     count, todo = 0, [pid]
     while todo:
         for child in children.get(todo.pop(), []):
-            count += 1
+            count += child not in helpers
             todo.append(child)
     return count
 
@@ -144,7 +148,8 @@ class Server:
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         await asyncio.sleep(0.5)  # let every worker come up, then count them
-                        self.processes = max(1, _descendants(self.process.pid))
+                        workers = _descendants(self.process.pid)  # a supervisor's workers, or none
+                        self.processes = max(1, workers)
                         return self
                 except httpx.TransportError:
                     pass
