@@ -29,3 +29,15 @@ class Forbidden(UserFacingError):
 
 class LimitExceeded(UserFacingError):
     code = "LIMIT_EXCEEDED"
+
+
+class SharedFailure(Exception):
+    """One failure seen by many fields (every key of a failed batch): reported and logged once per request.
+
+    Each field gets its own wrapper because one exception object raised in many places grows its traceback
+    with every raise; ``cause`` is the shared original.
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause

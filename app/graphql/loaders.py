@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
+from app.errors import SharedFailure
 from app.store.read import TenantReader
 from app.store.records import EventRecord
 
@@ -69,7 +70,7 @@ class BatchLoader(Generic[K, V]):
             values = await self._fetch(list(pending))
         except Exception as error:
             for future in pending.values():
-                future.set_exception(error)
+                future.set_exception(SharedFailure(error))
             return
         for future, value in zip(pending.values(), values, strict=True):
             future.set_result(value)

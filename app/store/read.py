@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, union_all
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ARRAY, ColumnElement, CompoundSelect, Select, String, bindparam, cast, func, select, true, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.query import EventQuery, OrderField, Position, beyond
 from app.store.records import EventRecord
 from app.store.tables import events
+
+KEYS_PER_STATEMENT = 500
+"""Keys one batched statement looks up at most; larger batches run as several statements on one connection.
+
+Each statement has a constant shape whatever its key count (an ``IN`` list, or one array/JSON parameter for
+the per-key ``LIMIT`` lookups), so SQLAlchemy compiles it once, SQLite's limits on compound SELECTs and
+variables are never reached, and PostgreSQL plans it in constant time.
+"""
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = KEYS_PER_STATEMENT) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +59,17 @@ class TenantReader:
 
     async def _records(self, statement: Select[tuple[object, ...]] | CompoundSelect) -> list[EventRecord]:
         async with self.engine.connect() as connection:
-            rows = await connection.execute(statement)
-            return [EventRecord(**row._mapping) for row in rows]
+            return await _fetch(connection, statement)
+
+    async def _records_in_chunks(
+        self, statements: Iterable[Select[tuple[object, ...]] | CompoundSelect]
+    ) -> list[EventRecord]:
+        """Runs the statements one after another on one connection; the first failure stops the rest."""
+        found: list[EventRecord] = []
+        async with self.engine.connect() as connection:
+            for statement in statements:
+                found += await _fetch(connection, statement)
+        return found
 
     async def page(
         self,
@@ -91,15 +117,13 @@ class TenantReader:
 
     async def by_event_ids(self, event_ids: Iterable[str]) -> dict[str, EventRecord]:
         wanted = sorted(set(event_ids))
-        if not wanted:
-            return {}
-        return {r.event_id: r for r in await self._records(self._in_tenant(events.c.event_id.in_(wanted)))}
+        statements = (self._in_tenant(events.c.event_id.in_(chunk)) for chunk in chunks(wanted))
+        return {r.event_id: r for r in await self._records_in_chunks(statements)}
 
     async def by_sequences(self, sequences: Iterable[int]) -> dict[int, EventRecord]:
         wanted = sorted(set(sequences))
-        if not wanted:
-            return {}
-        return {r.sequence: r for r in await self._records(self._in_tenant(events.c.sequence.in_(wanted)))}
+        statements = (self._in_tenant(events.c.sequence.in_(chunk)) for chunk in chunks(wanted))
+        return {r.sequence: r for r in await self._records_in_chunks(statements)}
 
     async def effects(self, event_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
         """Per event id, the first ``limit`` events it caused, oldest first."""
@@ -112,11 +136,12 @@ class TenantReader:
     async def _first_per_key(
         self, key: ColumnElement[str | None], values: Sequence[str], limit: int
     ) -> dict[str, list[EventRecord]]:
-        """One statement, a UNION ALL of one index-bounded ``LIMIT`` branch per key: rows read ≤ keys × limit."""
+        """One statement per ``KEYS_PER_STATEMENT`` keys, a ``LIMIT`` per key: rows read ≤ keys × limit."""
         found: dict[str, list[EventRecord]] = {value: [] for value in values}
         if not found or limit <= 0:
             return found
-        for record in await self._records(self.first_per_key_statement(key, sorted(found), limit)):
+        statements = (self.first_per_key_statement(key, chunk, limit) for chunk in chunks(sorted(found)))
+        for record in await self._records_in_chunks(statements):
             found[getattr(record, key.name)].append(record)
         for records in found.values():
             records.sort(key=lambda record: record.sequence)
@@ -125,30 +150,55 @@ class TenantReader:
     def first_per_key_statement(
         self, key: ColumnElement[str | None], values: Sequence[str], limit: int
     ) -> Select[tuple[object, ...]] | CompoundSelect:
-        branches = [
-            self._in_tenant(key == value).order_by(events.c.sequence).limit(limit).subquery().select()
-            for value in values
-        ]
-        return branches[0] if len(branches) == 1 else union_all(*branches)
+        """The first ``limit`` events (by sequence) of each key value, in one statement whose shape is constant.
+
+        PostgreSQL: ``unnest(:keys) CROSS JOIN LATERAL (… ORDER BY sequence LIMIT n)``. SQLite has no LATERAL:
+        the keys come from ``json_each(:keys)`` and a correlated ``LIMIT`` subquery picks each key's
+        sequences, which are then read by primary key. Both read at most keys × limit index entries.
+        """
+        column = events.c[key.name]
+        if self.engine.dialect.name == "postgresql":
+            array = cast(bindparam("keys", list(values), type_=ARRAY(String)), ARRAY(String))
+            wanted = func.unnest(array).table_valued("value", name="k").render_derived()
+            firsts = (
+                self._in_tenant(column == wanted.c.value).order_by(events.c.sequence).limit(limit).lateral("e")
+            )
+            return select(firsts).select_from(wanted).join(firsts, true())
+        wanted = func.json_each(bindparam("keys", json.dumps(list(values)))).table_valued("value", name="k")
+        inner = events.alias("firsts")
+        firsts_of_key = (
+            select(inner.c.tenant, inner.c.sequence)
+            .where(inner.c.tenant == self.tenant, inner.c[key.name] == wanted.c.value)
+            .order_by(inner.c.sequence)
+            .limit(limit)
+        )
+        # The row-value IN leaves the planner no way into ``events`` but through the keys (see the plan test).
+        return (
+            select(events)
+            .select_from(wanted)
+            .join(events, tuple_(events.c.tenant, events.c.sequence).in_(firsts_of_key))
+        )
 
     async def correlation_summaries(self, correlation_ids: Sequence[str]) -> dict[str, CorrelationSummary]:
         wanted = sorted(set(correlation_ids))
         if not wanted:
             return {}
         c = events.c
-        statement = (
-            select(
-                c.correlation_id,
-                c.source,
-                func.count().label("n"),
-                func.min(c.occurred_at).label("first"),
-                func.max(c.occurred_at).label("last"),
-            )
-            .where(c.tenant == self.tenant, c.correlation_id.in_(wanted))
-            .group_by(c.correlation_id, c.source)
-        )
+        rows = []
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
+            for chunk in chunks(wanted):
+                statement = (
+                    select(
+                        c.correlation_id,
+                        c.source,
+                        func.count().label("n"),
+                        func.min(c.occurred_at).label("first"),
+                        func.max(c.occurred_at).label("last"),
+                    )
+                    .where(c.tenant == self.tenant, c.correlation_id.in_(chunk))
+                    .group_by(c.correlation_id, c.source)
+                )
+                rows += (await connection.execute(statement)).all()
         summaries: dict[str, CorrelationSummary] = {}
         for row in rows:
             first, last = row.first, row.last
@@ -164,3 +214,9 @@ class TenantReader:
                     sorted([*prior.sources, row.source]),
                 )
         return summaries
+
+
+async def _fetch(
+    connection: AsyncConnection, statement: Select[tuple[object, ...]] | CompoundSelect
+) -> list[EventRecord]:
+    return [EventRecord(**row._mapping) for row in await connection.execute(statement)]
