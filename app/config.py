@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 10_000
     pool_size: int = 10
     log_level: str = "info"
+    # Hardening (#13): a request's whole life, the verify range per call, and the HTTP server's limits.
+    request_timeout_ms: int = 30_000
+    max_verify_range: int = 100_000
 
 
 @lru_cache

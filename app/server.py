@@ -25,6 +25,7 @@ from app.config import Settings
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.request_guard import RequestGuard
 from app.store.engine import create_engine
 
 log = logging.getLogger("app.server")
@@ -133,5 +134,6 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         routes.append(Mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, timeout_ms=settings.request_timeout_ms)  # outermost: covers everything
     app.state.engine = engine
     return app

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 from app.errors import SharedFailure
+from app.request_guard import track
 from app.store.read import TenantReader
 from app.store.records import EventRecord
 
@@ -34,7 +35,7 @@ class Batcher:
     def wake(self, loader: BatchLoader[K, V]) -> None:
         self._waiting.add(loader)  # type: ignore[arg-type]
         if self._rounds is None:
-            self._rounds = asyncio.get_running_loop().create_task(self._run_rounds())
+            self._rounds = track(asyncio.get_running_loop().create_task(self._run_rounds()))
 
     async def _run_rounds(self) -> None:
         try:

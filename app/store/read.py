@@ -8,7 +8,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, CompoundSelect, Select, String, bindparam, cast, func, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.query import EventQuery, OrderField, Position, beyond
@@ -16,12 +25,16 @@ from app.store.records import EventRecord
 from app.store.tables import events
 
 KEYS_PER_STATEMENT = 500
-"""Keys one batched statement looks up at most; larger batches run as several statements on one connection.
+"""Keys one ``IN`` list or SQLite per-key lookup takes at most; more run as several statements on one connection.
 
-Each statement has a constant shape whatever its key count (an ``IN`` list, or one array/JSON parameter for
-the per-key ``LIMIT`` lookups), so SQLAlchemy compiles it once, SQLite's limits on compound SELECTs and
-variables are never reached, and PostgreSQL plans it in constant time.
+SQLite's per-key lookup has one shape whatever its key count (the keys travel as one JSON parameter), so it
+never meets SQLite's limits on compound SELECTs (500) or variables.
 """
+
+POSTGRES_KEYS_PER_STATEMENT = 128
+"""PostgreSQL's per-key lookup is a UNION ALL with a branch per key; planning and compiling grow with it."""
+
+_BUCKETS = (1, 2, 4, 8, 16, 32, 64, POSTGRES_KEYS_PER_STATEMENT)
 
 T = TypeVar("T")
 
@@ -29,6 +42,10 @@ T = TypeVar("T")
 def chunks(values: Sequence[T], size: int = KEYS_PER_STATEMENT) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _bucket(count: int) -> int:
+    return next((size for size in _BUCKETS if size >= count), count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +157,8 @@ class TenantReader:
         found: dict[str, list[EventRecord]] = {value: [] for value in values}
         if not found or limit <= 0:
             return found
-        statements = (self.first_per_key_statement(key, chunk, limit) for chunk in chunks(sorted(found)))
+        size = POSTGRES_KEYS_PER_STATEMENT if self.engine.dialect.name == "postgresql" else KEYS_PER_STATEMENT
+        statements = (self.first_per_key_statement(key, chunk, limit) for chunk in chunks(sorted(found), size))
         for record in await self._records_in_chunks(statements):
             found[getattr(record, key.name)].append(record)
         for records in found.values():
@@ -150,20 +168,23 @@ class TenantReader:
     def first_per_key_statement(
         self, key: ColumnElement[str | None], values: Sequence[str], limit: int
     ) -> Select[tuple[object, ...]] | CompoundSelect:
-        """The first ``limit`` events (by sequence) of each key value, in one statement whose shape is constant.
+        """The first ``limit`` events (by sequence) of each key value, in one statement.
 
-        PostgreSQL: ``unnest(:keys) CROSS JOIN LATERAL (… ORDER BY sequence LIMIT n)``. SQLite has no LATERAL:
-        the keys come from ``json_each(:keys)`` and a correlated ``LIMIT`` subquery picks each key's
-        sequences, which are then read by primary key. Both read at most keys × limit index entries.
+        Each key is an index-bounded ``ORDER BY sequence LIMIT n``, so rows read ≤ keys × limit.
+        SQLite: the keys come from ``json_each(:keys)``, a correlated ``LIMIT`` subquery picks each key's
+        sequences and the rows are read by primary key (SQLite has no LATERAL).
         """
-        column = events.c[key.name]
         if self.engine.dialect.name == "postgresql":
-            array = cast(bindparam("keys", list(values), type_=ARRAY(String)), ARRAY(String))
-            wanted = func.unnest(array).table_valued("value", name="k").render_derived()
-            firsts = (
-                self._in_tenant(column == wanted.c.value).order_by(events.c.sequence).limit(limit).lateral("e")
-            )
-            return select(firsts).select_from(wanted).join(firsts, true())
+            # A UNION ALL of one ``LIMIT`` branch per key: PostgreSQL plans each branch for its own value
+            # (a LATERAL over an array would be planned for an average key, and read every row of a big one).
+            # The branch count is padded to a few sizes with a key that matches nothing (ids are never
+            # empty), so SQLAlchemy compiles a handful of shapes once instead of one per batch size.
+            padded = [*values, *[""] * (_bucket(len(values)) - len(values))]
+            branches = [
+                self._in_tenant(key == value).order_by(events.c.sequence).limit(limit).subquery().select()
+                for value in padded
+            ]
+            return branches[0] if len(branches) == 1 else union_all(*branches)
         wanted = func.json_each(bindparam("keys", json.dumps(list(values)))).table_valued("value", name="k")
         inner = events.alias("firsts")
         firsts_of_key = (

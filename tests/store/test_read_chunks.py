@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.graphql.events import node_id
 from app.store import read
-from app.store.read import KEYS_PER_STATEMENT, TenantReader
+from app.store.read import KEYS_PER_STATEMENT, POSTGRES_KEYS_PER_STATEMENT, TenantReader
 from app.store.tables import events
 from tests.conftest import Api, StatementCounter
 from tests.events import RECORD, order_placed, payment_captured, uid
@@ -31,6 +31,7 @@ NODES = "query($ids: [ID!]!) {\n" + "\n".join(
 ) + "\n}"
 NODES = NODES.replace("query($ids: [ID!]!)", "query(" + ", ".join(f"$ids{n}: [ID!]!" for n in range(ALIASES)) + ")")
 MAX_STATEMENT_CHARS = 32_000
+MAX_POSTGRES_UNION_CHARS = 200_000  # 128 branches of ~1.4 kB
 
 
 async def _seed(api: Api, flows: int) -> list[dict[str, Any]]:
@@ -83,7 +84,7 @@ CORRELATED_EFFECTS = """
 
 
 async def test_correlated_500_with_effects_answers_on_both_backends(
-    api: Api, statements: StatementCounter
+    api: Api, statements: StatementCounter, backend: str
 ) -> None:
     stored = await _seed(api, 450)  # 900 events in 150 interleaved correlations: the page reaches all 900
     caused = {e["causationId"]: e["eventId"] for e in stored if e["causationId"]}
@@ -97,9 +98,11 @@ async def test_correlated_500_with_effects_answers_on_both_backends(
             expected = [caused[other["eventId"]]] if other["eventId"] in caused else []
             assert [e["eventId"] for e in other["effects"]] == expected
     assert len(effects_keys) > KEYS_PER_STATEMENT, "the attack needs more keys than one statement takes"
-    # key lookup, page, correlated (one statement: 150 correlation ids), effects in two chunks
-    assert statements.count == 1 + 1 + 1 + math.ceil(len(effects_keys) / KEYS_PER_STATEMENT), statements.statements
-    assert max(len(s) for s in statements.statements) < MAX_STATEMENT_CHARS
+    per_statement = POSTGRES_KEYS_PER_STATEMENT if backend == "postgresql" else KEYS_PER_STATEMENT
+    # key lookup, page, correlated (150 correlation ids), effects (900 event ids), each in chunks
+    expected = 1 + 1 + math.ceil(150 / per_statement) + math.ceil(len(effects_keys) / per_statement)
+    assert statements.count == expected, [s[:100] for s in statements.statements]
+    assert max(len(s) for s in statements.statements) < MAX_POSTGRES_UNION_CHARS
 
 
 async def test_per_key_lookups_merge_chunks_exactly(engine: AsyncEngine, api: Api, tenant: str,
@@ -123,6 +126,7 @@ async def test_per_key_lookups_merge_chunks_exactly(engine: AsyncEngine, api: Ap
     whole = await answers()
     for size in (1, 3, 7):
         monkeypatch.setattr(read, "KEYS_PER_STATEMENT", size)
+        monkeypatch.setattr(read, "POSTGRES_KEYS_PER_STATEMENT", size)
         monkeypatch.setattr(read.chunks, "__defaults__", (size,))
         assert await answers() == whole
     assert whole[0]["missing"] == [] and len(whole[4]) == len(correlations) - 1
