@@ -12,6 +12,7 @@ from strawberry.types import Info
 from app.errors import BadUserInput
 from app.graphql.data import ActorType, Outcome
 from app.graphql.events import AuditEventUnion, to_event
+from app.graphql.pacing import paced
 from app.store.query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
 from app.store.read import TenantReader
 
@@ -135,10 +136,12 @@ async def paginate(
         backward=backward,
     )
     digest = query.digest(reader.tenant)
-    edges = [
-        AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest), node=to_event(record))
-        for record in page.records
-    ]
+    edges = await paced(
+        context.pacer,
+        page.records,
+        lambda record: AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest),
+                                      node=to_event(record)),
+    )
     return AuditEventConnection(
         edges=edges,
         page_info=PageInfo(

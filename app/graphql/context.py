@@ -11,6 +11,7 @@ from app.auth.principal import Principal, Scope, require
 from app.config import Settings
 from app.errors import BadUserInput, LimitExceeded
 from app.graphql.loaders import Loaders
+from app.graphql.pacing import Pacer
 from app.store.read import TenantReader
 
 
@@ -31,6 +32,10 @@ class Context:
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(self.reader)
+
+    @cached_property
+    def pacer(self) -> Pacer:
+        return Pacer()
 
     def bounded(self, size: int, argument: str = "first") -> int:
         """A page size, checked against ``AUDIT_MAX_PAGE_SIZE``."""

@@ -13,6 +13,7 @@ from strawberry.types import Info
 from app.contracts import BY_NAME, decode, envelope
 from app.contracts.values import BigInt
 from app.graphql import data as d
+from app.graphql.pacing import paced
 from app.store.chain import record_canonical
 from app.store.records import EventRecord
 
@@ -76,7 +77,7 @@ class AuditEvent(Node):
         self, info: Info, first: int = 50
     ) -> list[Annotated[AuditEventUnion, strawberry.lazy("app.graphql.events")]]:
         records = await info.context.loaders.effects.load((self.event_id, info.context.bounded(first)))
-        return [to_event(record) for record in records]
+        return await paced(info.context.pacer, records, to_event)
 
     @strawberry.field(description="Other events with the same correlationId, oldest first (batched).")
     async def correlated(
@@ -86,7 +87,8 @@ class AuditEvent(Node):
             return []
         limit = info.context.bounded(first)
         records = await info.context.loaders.correlated.load((self.correlation_id, limit + 1))
-        return [to_event(record) for record in records if record.sequence != self.sequence][:limit]
+        others = [record for record in records if record.sequence != self.sequence][:limit]
+        return await paced(info.context.pacer, others, to_event)
 
     @strawberry.field
     def integrity(self) -> Integrity:
