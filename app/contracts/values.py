@@ -112,8 +112,13 @@ def check_text(value: str, where: str) -> str:
 
 
 def canonical_timestamp(value: dt.datetime) -> str:
-    """The one text form of an instant: ``2026-03-01T10:30:15.123456Z``."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The one text form of an instant: ``2026-03-01T10:30:15.123456Z``, always with a 4-digit year.
+
+    (``strftime("%Y")`` writes year 1 as ``1`` on glibc, which is not the ``YYYY`` of DESIGN.md's recipe.)
+    """
+    u = value.astimezone(dt.UTC)
+    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+            f".{u.microsecond:06d}Z")
 
 
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX), AfterValidator(_printable), AfterValidator(_identifier)]

@@ -63,7 +63,7 @@ class _LogBudget:
 
 def _summary(original: BaseException) -> str:
     """``Type: message``, cut short, for the original and the exception that caused it."""
-    parts = []
+    parts: list[str] = []
     current: BaseException | None = original
     while current is not None and len(parts) < 3:
         text = str(current)

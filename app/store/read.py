@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.query import EventQuery, OrderField, Position, beyond
@@ -205,7 +206,7 @@ class TenantReader:
         if not wanted:
             return {}
         c = events.c
-        rows = []
+        rows: list[Row[Any]] = []
         async with self.engine.connect() as connection:
             for chunk in chunks(wanted):
                 statement = (
