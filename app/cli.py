@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.config import Settings
 
 EPILOG = "Settings come from AUDIT_* environment variables, e.g. AUDIT_DATABASE_URL (see README)."
@@ -65,7 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"audit-gateway: {error}", file=sys.stderr)
         return 2
+    except (SQLAlchemyError, OSError) as error:  # the database failed or cannot be reached: one line, no trace
+        print(f"audit-gateway: database error: {_one_line(error)}", file=sys.stderr)
+        return 3
     return 2
+
+
+def _one_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error.__cause__ or error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0][:300] if text else ''}"
 
 
 class CliError(Exception):

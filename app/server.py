@@ -25,6 +25,7 @@ from app.config import Settings
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.http_rules import GRAPHIQL_HEADERS, JsonOperations
 from app.request_guard import RequestGuard
 from app.store.engine import create_engine
 
@@ -48,11 +49,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
         principal = None
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
-            principal = await authenticate(self.engine, secret.strip())
+            try:
+                principal = await authenticate(self.engine, secret.strip())
+            except Exception as error:  # the database failed: every field that needs the caller reports it
+                return Context(engine=self.engine, settings=self.settings, principal=None, auth_failure=error)
         return Context(engine=self.engine, settings=self.settings, principal=principal)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql_html(endpoint=str(request.url.path)))
+        return HTMLResponse(graphiql_html(endpoint=str(request.url.path)), headers=GRAPHIQL_HEADERS)
 
     def encode_json(self, data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bytes:
         return orjson.dumps(data)
@@ -60,7 +64,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def parse_json(self, data: str | bytes) -> object:
         """Any body that is not one JSON object is the caller's mistake: 400, never a server error."""
         try:
-            parsed = json.loads(data)
+            # Bytes are decoded as UTF-8 here: json.loads would also guess UTF-16 and UTF-32.
+            parsed = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
         except (ValueError, RecursionError):  # bad JSON or UTF-8, too deep, a number with too many digits
             raise HTTPException(400, "the request body must be a JSON object with a query") from None
         if not isinstance(parsed, dict):
@@ -134,6 +139,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         routes.append(Mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(JsonOperations)
     app.add_middleware(RequestGuard, timeout_ms=settings.request_timeout_ms)  # outermost: covers everything
     app.state.engine = engine
     return app

@@ -65,6 +65,9 @@ def _identifier(value: str) -> str:
     if any(unicodedata.category(char) == "Cf" for char in value):
         # Invisible and bidi-control characters let two ids that print the same differ.
         raise PydanticCustomError("INVALID_ID", "must not contain invisible or bidirectional control characters")
+    if not unicodedata.is_normalized("NFC", value):
+        # "é" as one code point or as e + combining accent: one id, one spelling (the NFC one), never two events.
+        raise PydanticCustomError("NOT_NFC", "must be in Unicode normalization form NFC (e.g. 'é' as U+00E9)")
     return value
 
 

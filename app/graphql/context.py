@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.principal import Principal, Scope, require
 from app.config import Settings
-from app.errors import BadUserInput, LimitExceeded
+from app.errors import BadUserInput, LimitExceeded, SharedFailure
 from app.graphql.loaders import Loaders
 from app.graphql.pacing import Pacer
 from app.store.read import TenantReader
@@ -20,8 +20,12 @@ class Context:
     engine: AsyncEngine
     settings: Settings
     principal: Principal | None
+    auth_failure: Exception | None = None
+    """Why the API key could not be checked (the database failed): reported, masked, by every field needing it."""
 
     def require(self, scope: Scope) -> Principal:
+        if self.auth_failure is not None:
+            raise SharedFailure(self.auth_failure)
         return require(self.principal, scope)
 
     @cached_property
