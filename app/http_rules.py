@@ -51,7 +51,7 @@ class JsonOperations:
             problem = "send Content-Type: application/json" if len(given) != 1 else json_media_type(
                 given[0].decode("latin-1"))
             if problem is not None:
-                body = {"errors": [{"message": f"{problem}: operations are POSTed as JSON",
+                body = {"errors": [{"message": f"{problem}: operations are POSTed as application/json (UTF-8)",
                                     "extensions": {"code": "UNSUPPORTED_MEDIA_TYPE"}}]}
                 await JSONResponse(body, status_code=415)(scope, receive, send)
                 return
