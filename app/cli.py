@@ -178,16 +178,20 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from app.server import create_app
+    from app.serving import limit_server_logs, raise_file_limit, uvicorn_options
 
     asyncio.run(ensure_schema(settings))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
+    raise_file_limit(settings)
+    config = uvicorn.Config(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
+    limit_server_logs()  # after uvicorn has configured its loggers
+    uvicorn.Server(config).run()
     return 0
 
 
