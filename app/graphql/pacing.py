@@ -10,6 +10,7 @@ other requests get the loop between slices instead of after the whole response.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -21,26 +22,38 @@ U = TypeVar("U")
 
 
 class Pacer:
+    """Books work against a budget per event-loop turn; past it, callers queue (in order) for later turns."""
+
     def __init__(self, budget: int = EVENTS_PER_TURN) -> None:
         self.budget = budget
         self.used = 0
-        self._turn: asyncio.Future[None] | None = None
+        self._queue: deque[tuple[asyncio.Future[None], int]] = deque()
+        self._turn_scheduled = False
 
     async def spend(self, units: int) -> None:
-        """Waits for a later loop turn while this turn's budget is spent, then books ``units``."""
-        while self.used >= self.budget:
-            if self._turn is None:
-                loop = asyncio.get_running_loop()
-                self._turn = loop.create_future()
-                loop.call_soon(self._next_turn)
-            await self._turn
-        self.used += units
+        if not self._queue and self.used < self.budget:
+            self.used += units
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._queue.append((waiter, units))
+        if not self._turn_scheduled:
+            self._turn_scheduled = True
+            loop.call_soon(self._next_turn)
+        await waiter
 
     def _next_turn(self) -> None:
+        """A new turn: wake queued callers, oldest first, until the turn's budget is booked."""
+        self._turn_scheduled = False
         self.used = 0
-        turn, self._turn = self._turn, None
-        if turn is not None and not turn.done():
-            turn.set_result(None)
+        while self._queue and self.used < self.budget:
+            waiter, units = self._queue.popleft()
+            if not waiter.done():  # a cancelled request leaves cancelled waiters behind
+                self.used += units
+                waiter.set_result(None)
+        if self._queue:
+            self._turn_scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
 
 
 async def paced(pacer: Pacer, items: Sequence[T], convert: Callable[[T], U]) -> list[U]:
