@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,7 +205,9 @@ async def seed_demo(settings: Settings, approximate_events: int = 3000) -> str:
 
 
 async def _read_key(engine: AsyncEngine) -> str:
-    return (await create_key(engine, name="demo-reader", tenants=[TENANT], scopes=["events:read"], sources=[]))[1]
+    # Each run prints a new key; key names are unique among a tenant's active keys, so each gets its own.
+    name = f"demo-reader-{secrets.token_hex(3)}"
+    return (await create_key(engine, name=name, tenants=[TENANT], scopes=["events:read"], sources=[]))[1]
 
 
 async def _record(engine: AsyncEngine, writer: Principal, batch: list[Submission]) -> None:
