@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.principal import Scope
 from app.config import Settings
@@ -68,18 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"audit-gateway: {error}", file=sys.stderr)
         return 2
-    except (OSError, DBAPIError) as error:  # the database cannot be reached or opened: say which, no traceback
-        print(f"audit-gateway: {_unreachable(settings.database_url, error)}", file=sys.stderr)
-        return 2
+    except (SQLAlchemyError, OSError) as error:  # the database failed or cannot be reached: say which, no traceback
+        print(f"audit-gateway: {_database_error(settings.database_url, error)}", file=sys.stderr)
+        return 3
     return 2
 
 
-def _unreachable(database_url: str, error: Exception) -> str:
+def _database_error(database_url: str, error: BaseException) -> str:
+    """``database error (URL, password hidden): Type: first line``, and what to do when the database is missing."""
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
-    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-    message = f"cannot open the database {url.render_as_string(hide_password=True)}: {reason}"
+    cause = getattr(error, "orig", None) or error.__cause__ or error
+    lines = str(cause).strip().splitlines()
+    reason = lines[0][:300] if lines else ""
+    message = f"database error ({url.render_as_string(hide_password=True)}): {type(cause).__name__}: {reason}"
     if url.get_backend_name() == "postgresql" and "does not exist" in reason:
         message += (f"\ncreate it first, e.g. `createdb -h {url.host or '127.0.0.1'} -U {url.username or 'postgres'} "
                     f"{url.database}`, then run `audit-gateway db upgrade` (README: PostgreSQL from zero)")
@@ -185,16 +188,20 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from app.server import create_app
+    from app.serving import limit_server_logs, raise_file_limit, uvicorn_options
 
     asyncio.run(ensure_schema(settings))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
+    raise_file_limit(settings)
+    config = uvicorn.Config(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
+    limit_server_logs()  # after uvicorn has configured its loggers
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -29,3 +29,11 @@ class Settings(BaseSettings):
     docs: bool = True
     # recordEvents requests the ingestion fast path covers skip Strawberry's input conversion (app.graphql.fast_ingest).
     fast_ingest: bool = True
+    # Hardening (#13): a request's whole life, the verify range per call, and the HTTP server's limits.
+    request_timeout_ms: int = 30_000
+    max_verify_range: int = 100_000
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
+    max_header_bytes: int = 16 * 1024
+    graceful_shutdown_seconds: int = 10

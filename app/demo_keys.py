@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,8 +49,14 @@ async def demo_keys(engine: AsyncEngine, path: Path, tenant: str, sources: list[
     stored = _read(path)
     if stored is not None and await _holds(engine, stored, tenant, sources):
         return stored
-    _, reader = await create_key(engine, name="demo-reader", tenants=[tenant], scopes=[Scope.READ], sources=[])
-    _, writer = await create_key(engine, name="demo-writer", tenants=[tenant], scopes=[Scope.WRITE], sources=sources)
+    # Key names are unique among a tenant's active keys; a replaced pair may still be active, so each pair has its own.
+    pair = secrets.token_hex(3)
+    _, reader = await create_key(
+        engine, name=f"demo-reader-{pair}", tenants=[tenant], scopes=[Scope.READ], sources=[]
+    )
+    _, writer = await create_key(
+        engine, name=f"demo-writer-{pair}", tenants=[tenant], scopes=[Scope.WRITE], sources=sources
+    )
     keys = DemoKeys(reader=reader, writer=writer)
     _write(path, keys)
     return keys

@@ -22,6 +22,8 @@ class Code(enum.StrEnum):
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    TIMEOUT = "TIMEOUT"
+    OVERLOADED = "OVERLOADED"
 
     # Per input of recordEvents (``InputError.code``): shape, from Pydantic's own checks.
     REQUIRED = "REQUIRED"
@@ -47,6 +49,8 @@ class Code(enum.StrEnum):
     NEGATIVE = "NEGATIVE"
     MISSING_OFFSET = "MISSING_OFFSET"
     IN_FUTURE = "IN_FUTURE"
+    TOO_EARLY = "TOO_EARLY"
+    NOT_NFC = "NOT_NFC"
     INVALID_TRACEPARENT = "INVALID_TRACEPARENT"
     SELF_CAUSATION = "SELF_CAUSATION"
     UNKNOWN_CONTRACT = "UNKNOWN_CONTRACT"
@@ -80,3 +84,15 @@ class Forbidden(UserFacingError):
 
 class LimitExceeded(UserFacingError):
     code = Code.LIMIT_EXCEEDED
+
+
+class SharedFailure(Exception):
+    """One failure seen by many fields (every key of a failed batch): reported and logged once per request.
+
+    Each field gets its own wrapper because one exception object raised in many places grows its traceback
+    with every raise; ``cause`` is the shared original.
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause

@@ -35,6 +35,8 @@ from app.graphql.possible_types import possible_types
 from app.graphql.schema import build_schema
 from app.http import routes as http_routes
 from app.http_errors import error_response, internal_error_response
+from app.http_rules import GRAPHIQL_HEADERS, JsonOperations
+from app.request_guard import RequestGuard
 from app.store.engine import create_engine
 
 log = logging.getLogger("app.server")
@@ -73,7 +75,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         principal = None
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
-            principal = await authenticate(self.engine, secret.strip())
+            try:
+                principal = await authenticate(self.engine, secret.strip())
+            except Exception as error:  # the database failed: every field that needs the caller reports it
+                return Context(engine=self.engine, settings=self.settings, principal=None, auth_failure=error)
         return Context(engine=self.engine, settings=self.settings, principal=principal)
 
     async def execute_single(
@@ -93,7 +98,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql_html(endpoint=str(request.url.path)))
+        return HTMLResponse(graphiql_html(endpoint=str(request.url.path)), headers=GRAPHIQL_HEADERS)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -101,7 +106,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def parse_json(self, data: str | bytes) -> object:
         """Any body that is not one JSON object is the caller's mistake: 400, never a server error."""
         try:
-            parsed = json.loads(data)
+            # Bytes are decoded as UTF-8 here: json.loads would also guess UTF-16 and UTF-32.
+            parsed = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
         except (ValueError, RecursionError):  # bad JSON or UTF-8, too deep, a number with too many digits
             raise HTTPException(400, "the request body must be a JSON object with a query") from None
         if not isinstance(parsed, dict):
@@ -184,5 +190,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         routes.append(Mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="graphiql-static"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(JsonOperations)
+    app.add_middleware(RequestGuard, timeout_ms=settings.request_timeout_ms)  # outermost: covers everything
     app.state.engine = engine
     return app

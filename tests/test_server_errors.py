@@ -117,20 +117,28 @@ async def test_a_body_over_the_limit_is_a_json_413(sqlite_url: str) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
 
 
-async def test_a_store_failure_outside_execution_is_a_masked_json_500(tmp_path: Path,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
-    """Authentication runs before execution; here its database cannot be opened (a directory that is missing)."""
+async def test_a_store_failure_during_authentication_is_a_masked_logged_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Authentication runs before execution; here its database cannot be opened (a directory that is missing).
+
+    Every field that needs the caller reports the failure as a masked INTERNAL error (see app/server.py
+    ``get_context``); the answer is still JSON, and the error is logged with its id.
+    """
     url = f"sqlite+aiosqlite:///{tmp_path}/missing/audit.db"
     engine = create_engine(url)
     try:
         transport = httpx.ASGITransport(app=create_app(Settings(database_url=url), engine=engine),
                                         raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            response = await client.post("/graphql", content=QUERY, headers={
-                "Content-Type": "application/json", "Authorization": "Bearer agw_0123456789abcdef_secret"})
+            response = await client.post("/graphql", content=b'{"query": "{ events(first: 1) { totalCount } }"}',
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": "Bearer agw_0123456789abcdef_secret"})
     finally:
         await engine.dispose()
-    error = json_error(response, 500)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    (error,) = response.json()["errors"]
     error_id = error["extensions"]["errorId"]
+    assert error["extensions"]["code"] == "INTERNAL"
     assert error_id in error["message"] and "missing" not in response.text and "sqlite" not in response.text.lower()
     assert any(error_id in record.getMessage() and record.exc_info for record in caplog.records), "logged with its id"

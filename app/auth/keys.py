@@ -22,6 +22,7 @@ from app.store.tables import api_keys
 
 PREFIX = "agw_"
 MAX_SECRET_LENGTH = 200
+MAX_KEY_NAME = 200
 
 
 def _hash(secret: str) -> str:
@@ -34,12 +35,20 @@ def _check_names(kind: str, names: Iterable[str]) -> None:
             raise ValueError(f"{kind} {name!r}: use 1-{NAME_MAX} of a-z 0-9 _ . - (starting with a letter or digit)")
 
 
+def _check_key_name(name: str) -> None:
+    """Names are printed by ``keys list`` and in logs: printable, one line, no escape sequences."""
+    if not name.strip() or len(name) > MAX_KEY_NAME:
+        raise ValueError(f"a key name has 1-{MAX_KEY_NAME} characters, got {len(name)}")
+    if not name.isprintable() or name != name.strip():
+        raise ValueError(f"key name {name!r}: use printable characters only (no newlines, tabs, escape sequences "
+                         "or other control characters) and no leading or trailing spaces")
+
+
 async def create_key(
     engine: AsyncEngine, *, name: str, tenants: list[str], scopes: list[str], sources: list[str]
 ) -> tuple[Principal, str]:
     """Store a new key; returns it and its secret, which is shown once and never stored."""
-    if not name.strip():
-        raise ValueError("a key needs a name")
+    _check_key_name(name)
     if not tenants:
         raise ValueError("a key needs at least one --tenant")
     if not scopes:
@@ -57,6 +66,13 @@ async def create_key(
     async with engine.connect() as connection:
         connection = await connection.execution_options(**WRITE)
         async with connection.begin():
+            namesakes = select(api_keys.c.key_id, api_keys.c.tenants).where(
+                api_keys.c.name == name, api_keys.c.revoked_at.is_(None)
+            )
+            for holder, held in await connection.execute(namesakes):
+                if shared := sorted(set(held) & set(tenants)):
+                    raise ValueError(f"an active key named {name!r} exists already for tenant {shared[0]} "
+                                     f"(key {holder}): revoke it first or choose another name")
             await connection.execute(
                 api_keys.insert().values(
                     key_id=key_id,

@@ -14,6 +14,8 @@ from app.contracts.values import ContractModel, Id, IpAddress, Name, Text, Times
 from app.errors import Code
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+EARLIEST_OCCURRED_AT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+"""No audit event happened before the Unix epoch: earlier instants are typos or backdating (#13.6)."""
 TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE, _ZERO_PARENT = "0" * 32, "0" * 16
 
@@ -33,6 +35,12 @@ class Outcome(enum.Enum):
 def _not_in_future(value: dt.datetime) -> dt.datetime:
     if value > dt.datetime.now(dt.UTC) + FUTURE_TOLERANCE:
         raise PydanticCustomError(Code.IN_FUTURE, "must not be more than 5 minutes in the future")
+    return value
+
+
+def _not_too_early(value: dt.datetime) -> dt.datetime:
+    if value < EARLIEST_OCCURRED_AT:
+        raise PydanticCustomError(Code.TOO_EARLY, "must not be before 1970-01-01T00:00:00Z")
     return value
 
 
@@ -76,7 +84,7 @@ class Envelope(ContractModel):
 
     event_id: Id = Field(description="The producer's id for the event; unique within a tenant.")
     source: Name = Field(description="The producing service; the API key must be allowed to write as it.")
-    occurred_at: Annotated[Timestamp, AfterValidator(_not_in_future)]
+    occurred_at: Annotated[Timestamp, AfterValidator(_not_in_future), AfterValidator(_not_too_early)]
     tenant: Name | None = Field(None, description="Defaults to the caller's tenant when the caller has exactly one.")
     actor: Actor
     target: Target | None = None

@@ -13,6 +13,7 @@ from app.contracts.envelope import ActorType, Outcome  # GraphQL enums: app.grap
 from app.errors import BadUserInput
 from app.graphql.context import Context
 from app.graphql.events import AuditEventUnion, to_event
+from app.graphql.pacing import paced
 from app.store.event_query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
 from app.store.read import TenantReader
 
@@ -140,10 +141,12 @@ async def paginate(
         backward=backward,
     )
     digest = query.digest(reader.tenant)
-    edges = [
-        AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest), node=to_event(record))
-        for record in page.records
-    ]
+    edges = await paced(
+        context.pacer,
+        page.records,
+        lambda record: AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest),
+                                      node=to_event(record)),
+    )
     return AuditEventConnection(
         edges=edges,
         page_info=PageInfo(

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.principal import Principal, Scope, require
 from app.config import Settings
-from app.errors import BadUserInput, LimitExceeded
+from app.errors import BadUserInput, LimitExceeded, SharedFailure
 from app.graphql.loaders import Loaders
+from app.graphql.pacing import Pacer
 from app.store.read import TenantReader
 
 
@@ -19,8 +20,12 @@ class Context:
     engine: AsyncEngine
     settings: Settings
     principal: Principal | None
+    auth_failure: Exception | None = None
+    """Why the API key could not be checked (the database failed): reported, masked, by every field needing it."""
 
     def require(self, scope: Scope) -> Principal:
+        if self.auth_failure is not None:
+            raise SharedFailure(self.auth_failure)
         return require(self.principal, scope)
 
     @cached_property
@@ -31,6 +36,10 @@ class Context:
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(self.reader)
+
+    @cached_property
+    def pacer(self) -> Pacer:
+        return Pacer()
 
     def bounded(self, size: int, argument: str = "first") -> int:
         """A page size, checked against ``AUDIT_MAX_PAGE_SIZE``."""

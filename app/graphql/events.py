@@ -18,6 +18,7 @@ from app.contracts.values import BigInt
 from app.graphql import contract_types as d
 from app.graphql.context import Context
 from app.graphql.contract_types import DATA_TYPES
+from app.graphql.pacing import paced
 from app.store.chain import record_canonical
 from app.store.records import EventRecord
 
@@ -88,7 +89,7 @@ class AuditEvent(Node):
         records = await info.context.loaders.effects.load(
             ((self.event_id, self.source, self.record.sequence), info.context.bounded(first))
         )
-        return [to_event(record) for record in records]
+        return await paced(info.context.pacer, records, to_event)
 
     @strawberry.field(description="Other events with the same correlationId, oldest first (batched).")
     async def correlated(
@@ -98,7 +99,8 @@ class AuditEvent(Node):
             return []
         limit = info.context.bounded(first)
         records = await info.context.loaders.correlated.load((self.correlation_id, limit + 1))
-        return [to_event(record) for record in records if record.sequence != self.sequence][:limit]
+        others = [record for record in records if record.sequence != self.sequence][:limit]
+        return await paced(info.context.pacer, others, to_event)
 
     @strawberry.field
     def integrity(self) -> Integrity:

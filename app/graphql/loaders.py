@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, Protocol, TypeVar
 
+from app.errors import SharedFailure
+from app.request_guard import track
 from app.store.read import CauseKey, CauseRef, TenantReader
 from app.store.records import EventRecord
 
@@ -39,7 +41,7 @@ class Batcher:
     def wake(self, loader: _Runs) -> None:
         self._waiting.add(loader)
         if self._rounds is None:
-            self._rounds = asyncio.get_running_loop().create_task(self._run_rounds())
+            self._rounds = track(asyncio.get_running_loop().create_task(self._run_rounds()))
 
     async def _run_rounds(self) -> None:
         try:
@@ -75,7 +77,7 @@ class BatchLoader(Generic[K, V]):
             values = await self._fetch(list(pending))
         except Exception as error:
             for future in pending.values():
-                future.set_exception(error)
+                future.set_exception(SharedFailure(error))
             return
         for future, value in zip(pending.values(), values, strict=True):
             future.set_result(value)

@@ -141,7 +141,9 @@ class Query:
         self, info: Info[Context, None], from_sequence: BigInt | None = None, to_sequence: BigInt | None = None
     ) -> IntegrityReport:
         tenant = info.context.reader.tenant
-        report = await verify_chain(info.context.engine, tenant, from_sequence, to_sequence)
+        report = await verify_chain(
+            info.context.engine, tenant, from_sequence, to_sequence, max_range=info.context.settings.max_verify_range
+        )
         return IntegrityReport(
             tenant=report.tenant,
             ok=report.ok,

@@ -9,6 +9,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.request_guard import RequestState
+from app.request_guard import current as current_request
+
 WRITE = {"audit_write": True}
 """Execution options of a write transaction: on SQLite it starts with BEGIN IMMEDIATE."""
 
@@ -39,8 +42,14 @@ def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         # SQLite has no statement_timeout: a progress handler interrupts a statement past its deadline.
         deadline = record.info.setdefault("deadline", [float("inf")])
+        request: list[RequestState | None] = record.info.setdefault("request", [None])
+
+        def interrupt() -> int:
+            # Past the statement's deadline, or its request is over (its own deadline, or the client left).
+            return 1 if time.monotonic() > deadline[0] or (request[0] is not None and request[0].over) else 0
+
         raw = dbapi_connection.driver_connection._connection  # the sqlite3 connection inside aiosqlite
-        raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline[0] else 0, 10_000)
+        raw.set_progress_handler(interrupt, 10_000)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
@@ -50,7 +59,10 @@ def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _arm(connection: Connection, *_: Any) -> None:
-        connection.connection.info["deadline"][0] = time.monotonic() + timeout
+        state = current_request()  # the HTTP request this statement serves, if any: its deadline counts too
+        deadline = time.monotonic() + timeout
+        connection.connection.info["deadline"][0] = min(deadline, state.deadline) if state else deadline
+        connection.connection.info["request"][0] = state
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, func, or_, select, union_all
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.event_query import EventQuery, OrderField, Position, beyond
 from app.store.records import EventRecord
@@ -31,6 +46,33 @@ def cause_of(holders: Sequence[EventRecord], source: str) -> EventRecord | None:
     if same is not None:
         return same
     return min(holders, key=lambda holder: holder.sequence) if holders else None
+
+
+KEYS_PER_STATEMENT = 500
+"""Keys one ``IN`` list or SQLite per-key lookup takes at most; more run as several statements on one connection.
+
+SQLite's per-key lookup has one shape whatever its key count (the keys travel as one JSON parameter), so it
+never meets SQLite's limits on compound SELECTs (500) or variables.
+"""
+
+POSTGRES_KEYS_PER_STATEMENT = 128
+"""PostgreSQL's per-key lookup is a UNION ALL with a branch per key; planning and compiling grow with it."""
+
+EFFECTS_PER_STATEMENT = 100
+"""Causes per ``effects_of`` statement: each branch carries two EXISTS subqueries, so fewer fit one statement."""
+
+_BUCKETS = (1, 2, 4, 8, 16, 32, 64, POSTGRES_KEYS_PER_STATEMENT)
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = KEYS_PER_STATEMENT) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _bucket(count: int) -> int:
+    return next((size for size in _BUCKETS if size >= count), count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +105,17 @@ class TenantReader:
         self, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
     ) -> list[EventRecord]:
         async with self.engine.connect() as connection:
-            rows = await connection.execute(statement)
-            return [EventRecord(**row._mapping) for row in rows]
+            return await _fetch(connection, statement)
+
+    async def _records_in_chunks(
+        self, statements: Iterable[Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]]
+    ) -> list[EventRecord]:
+        """Runs the statements one after another on one connection; the first failure stops the rest."""
+        found: list[EventRecord] = []
+        async with self.engine.connect() as connection:
+            for statement in statements:
+                found += await _fetch(connection, statement)
+        return found
 
     async def page(
         self,
@@ -118,10 +169,8 @@ class TenantReader:
         """Per eventId, every event holding it (one per source), oldest first."""
         wanted = sorted(set(event_ids))
         found: dict[str, list[EventRecord]] = {}
-        if not wanted:
-            return found
-        statement = self._in_tenant(events.c.event_id.in_(wanted)).order_by(events.c.sequence)
-        for record in await self._records(statement):
+        statements = (self._in_tenant(events.c.event_id.in_(chunk)) for chunk in chunks(wanted))
+        for record in sorted(await self._records_in_chunks(statements), key=lambda record: record.sequence):
             found.setdefault(record.event_id, []).append(record)
         return found
 
@@ -139,7 +188,8 @@ class TenantReader:
     async def effects_of(self, causes: Sequence[CauseRef], limit: int) -> dict[CauseRef, list[EventRecord]]:
         """Per cause, the first ``limit`` events whose ``causationId`` resolves to it, oldest first.
 
-        One statement: a UNION ALL of one ``LIMIT`` branch per cause. A branch keeps an event whose
+        A UNION ALL of one ``LIMIT`` branch per cause, ``EFFECTS_PER_STATEMENT`` causes a statement (SQLite
+        refuses more than 500 compound terms), one connection. A branch keeps an event whose
         ``causationId`` is the cause's eventId when the cause is what ``cause_of`` picks for that event: the
         same source, or — when the event's source holds no such id — the earliest holder.
         """
@@ -149,9 +199,12 @@ class TenantReader:
         by_id: dict[str, list[CauseRef]] = {}
         for cause in found:
             by_id.setdefault(cause[0], []).append(cause)
-        branches = [self._effects_branch(cause, limit) for cause in found]
-        statement = branches[0] if len(branches) == 1 else union_all(*branches)
-        for record in await self._records(statement):
+        statements = (
+            union_all(*(self._effects_branch(cause, limit) for cause in chunk)) if len(chunk) > 1
+            else self._effects_branch(chunk[0], limit)
+            for chunk in chunks(list(found), EFFECTS_PER_STATEMENT)
+        )
+        for record in await self._records_in_chunks(statements):
             # A row comes only from the branch of the cause it resolves to, which is among ``causes``, and
             # there the same rule picks it again: its own source, else the earliest holder.
             candidates = by_id.get(record.causation_id or "", [])
@@ -186,9 +239,8 @@ class TenantReader:
 
     async def by_sequences(self, sequences: Iterable[int]) -> dict[int, EventRecord]:
         wanted = sorted(set(sequences))
-        if not wanted:
-            return {}
-        return {r.sequence: r for r in await self._records(self._in_tenant(events.c.sequence.in_(wanted)))}
+        statements = (self._in_tenant(events.c.sequence.in_(chunk)) for chunk in chunks(wanted))
+        return {r.sequence: r for r in await self._records_in_chunks(statements)}
 
     async def by_correlation(self, correlation_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
         """Per correlation id, its first ``limit`` events, oldest first."""
@@ -197,11 +249,13 @@ class TenantReader:
     async def _first_per_key(
         self, key: ColumnElement[str | None], values: Sequence[str], limit: int
     ) -> dict[str, list[EventRecord]]:
-        """One statement, a UNION ALL of one index-bounded ``LIMIT`` branch per key: rows read ≤ keys × limit."""
+        """One statement per ``KEYS_PER_STATEMENT`` keys, a ``LIMIT`` per key: rows read ≤ keys × limit."""
         found: dict[str, list[EventRecord]] = {value: [] for value in values}
         if not found or limit <= 0:
             return found
-        for record in await self._records(self.first_per_key_statement(key, sorted(found), limit)):
+        size = POSTGRES_KEYS_PER_STATEMENT if self.engine.dialect.name == "postgresql" else KEYS_PER_STATEMENT
+        statements = (self.first_per_key_statement(key, chunk, limit) for chunk in chunks(sorted(found), size))
+        for record in await self._records_in_chunks(statements):
             found[getattr(record, key.name)].append(record)
         for records in found.values():
             records.sort(key=lambda record: record.sequence)
@@ -210,30 +264,58 @@ class TenantReader:
     def first_per_key_statement(
         self, key: ColumnElement[str | None], values: Sequence[str], limit: int
     ) -> Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]:
-        branches = [
-            self._in_tenant(key == value).order_by(events.c.sequence).limit(limit).subquery().select()
-            for value in values
-        ]
-        return branches[0] if len(branches) == 1 else union_all(*branches)
+        """The first ``limit`` events (by sequence) of each key value, in one statement.
+
+        Each key is an index-bounded ``ORDER BY sequence LIMIT n``, so rows read ≤ keys × limit.
+        SQLite: the keys come from ``json_each(:keys)``, a correlated ``LIMIT`` subquery picks each key's
+        sequences and the rows are read by primary key (SQLite has no LATERAL).
+        """
+        if self.engine.dialect.name == "postgresql":
+            # A UNION ALL of one ``LIMIT`` branch per key: PostgreSQL plans each branch for its own value
+            # (a LATERAL over an array would be planned for an average key, and read every row of a big one).
+            # The branch count is padded to a few sizes with a key that matches nothing (ids are never
+            # empty), so SQLAlchemy compiles a handful of shapes once instead of one per batch size.
+            padded = [*values, *[""] * (_bucket(len(values)) - len(values))]
+            branches = [
+                self._in_tenant(key == value).order_by(events.c.sequence).limit(limit).subquery().select()
+                for value in padded
+            ]
+            return branches[0] if len(branches) == 1 else union_all(*branches)
+        wanted = func.json_each(bindparam("keys", json.dumps(list(values)))).table_valued("value", name="k")
+        inner = events.alias("firsts")
+        firsts_of_key = (
+            select(inner.c.tenant, inner.c.sequence)
+            .where(inner.c.tenant == self.tenant, inner.c[key.name] == wanted.c.value)
+            .order_by(inner.c.sequence)
+            .limit(limit)
+        )
+        # The row-value IN leaves the planner no way into ``events`` but through the keys (see the plan test).
+        return (
+            select(events)
+            .select_from(wanted)
+            .join(events, tuple_(events.c.tenant, events.c.sequence).in_(firsts_of_key))
+        )
 
     async def correlation_summaries(self, correlation_ids: Sequence[str]) -> dict[str, CorrelationSummary]:
         wanted = sorted(set(correlation_ids))
         if not wanted:
             return {}
         c = events.c
-        statement = (
-            select(
-                c.correlation_id,
-                c.source,
-                func.count().label("n"),
-                func.min(c.occurred_at).label("first"),
-                func.max(c.occurred_at).label("last"),
-            )
-            .where(c.tenant == self.tenant, c.correlation_id.in_(wanted))
-            .group_by(c.correlation_id, c.source)
-        )
+        rows: list[Row[Any]] = []
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
+            for chunk in chunks(wanted):
+                statement = (
+                    select(
+                        c.correlation_id,
+                        c.source,
+                        func.count().label("n"),
+                        func.min(c.occurred_at).label("first"),
+                        func.max(c.occurred_at).label("last"),
+                    )
+                    .where(c.tenant == self.tenant, c.correlation_id.in_(chunk))
+                    .group_by(c.correlation_id, c.source)
+                )
+                rows += (await connection.execute(statement)).all()
         summaries: dict[str, CorrelationSummary] = {}
         for row in rows:
             first, last = row.first, row.last
@@ -249,3 +331,9 @@ class TenantReader:
                     sorted([*prior.sources, row.source]),
                 )
         return summaries
+
+
+async def _fetch(
+    connection: AsyncConnection, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
+) -> list[EventRecord]:
+    return [EventRecord(**row._mapping) for row in await connection.execute(statement)]

@@ -96,10 +96,12 @@ def _range(
     else:
         operator, text = "=", value
     start, whole_day = _instant(text, term)
-    try:
-        end = start + (dt.timedelta(days=1) if whole_day else _ONE_MICROSECOND)
-    except OverflowError:
-        raise BadUserInput(f"search term {term!r}: the time is outside the years 1-9999") from None
+    end = None
+    if operator in (">", "<=", "="):  # only these need the instant just after the given one (or day)
+        try:
+            end = start + (dt.timedelta(days=1) if whole_day else _ONE_MICROSECOND)
+        except OverflowError:
+            raise BadUserInput(f"search term {term!r}: the time is outside the years 1-9999") from None
     bounds = {">=": (start, None), ">": (end, None), "<": (None, start), "<=": (None, end), "=": (start, end)}
     new_low, new_high = bounds[operator]
     if new_low is not None:

@@ -473,6 +473,12 @@ def test_graphiql_runs_a_query_offline_in_chromium(tmp_path: Path) -> None:
         if e["method"] == "Network.responseReceived" and e["params"]["response"]["status"] >= 400
     ]
     assert not bad_status, f"HTTP errors: {bad_status}"
+    page_headers = [
+        {name.lower() for name in e["params"]["response"]["headers"]}
+        for e in events
+        if e["method"] == "Network.responseReceived" and e["params"]["type"] == "Document"
+    ]
+    assert page_headers and all("content-security-policy" in h for h in page_headers), "the page ran under its CSP"
     log_errors = [
         e["params"]["entry"]
         for e in events

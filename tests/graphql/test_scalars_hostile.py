@@ -12,6 +12,7 @@ from tests.helpers import (
     SQLITE_ONLY,
     Api,
     codes,
+    codes_of,
     graphql,
     healthy,
     literal_order,
@@ -99,4 +100,6 @@ async def test_extreme_but_valid_instants_work(api: Api) -> None:
     body = await graphql(api, FILTER, {"f": bounds})
     assert not body.get("errors"), body
     (result,) = await record(api, order_placed(occurredAt="0001-01-01T00:00:00Z"))
+    assert result["__typename"] == "EventRejected" and codes_of(result) == {"TOO_EARLY"}, result  # see #13.6
+    (result,) = await record(api, order_placed(occurredAt="1970-01-01T00:00:00Z"))
     assert result["__typename"] == "EventAccepted", result

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def make_key(url: str, tenant: str, scopes: list[str], sources: list[str]) -> st
     async def make() -> str:
         engine = create_engine(url)
         try:
-            return (await create_key(engine, name="live", tenants=[tenant], scopes=scopes, sources=sources))[1]
+            name = f"live-{uuid.uuid4().hex[:8]}"  # key names are unique among a tenant's active keys
+            return (await create_key(engine, name=name, tenants=[tenant], scopes=scopes, sources=sources))[1]
         finally:
             await engine.dispose()
 

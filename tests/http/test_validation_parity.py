@@ -78,6 +78,7 @@ RULES: list[tuple[str, Callable[[], Event], str, tuple[str, ...]]] = [
     ("eventId-too-long", _envelope(eventId="e" * 201), "TOO_LONG", ("eventId",)),
     ("eventId-whitespace", _envelope(eventId="e 1"), "INVALID_ID", ("eventId",)),
     ("eventId-invisible", _envelope(eventId="e\u200b1"), "INVALID_ID", ("eventId",)),
+    ("eventId-not-nfc", _envelope(eventId="cafe\u0301"), "NOT_NFC", ("eventId",)),
     ("actor-id-whitespace", _actor(id="u 1"), "INVALID_ID", ("actor", "id")),
     ("target-id-empty", _envelope(target={"type": "order", "id": ""}), "EMPTY", ("target", "id")),
     ("correlation-too-long", _envelope(correlationId="c" * 201), "TOO_LONG", ("correlationId",)),
@@ -107,6 +108,7 @@ RULES: list[tuple[str, Callable[[], Event], str, tuple[str, ...]]] = [
     ("lone-surrogate", _actor(displayName="a\ud800b"), "INVALID_UNICODE", ("actor", "displayName")),
     ("control-character", _actor(userAgent="a\x01b"), "CONTROL_CHARACTER", ("actor", "userAgent")),
     ("in-future", lambda: order_placed(occurredAt=now(3600)), "IN_FUTURE", ("occurredAt",)),
+    ("too-early", lambda: order_placed(occurredAt="1969-12-31T23:59:59.999999Z"), "TOO_EARLY", ("occurredAt",)),
     ("traceparent", _envelope(traceparent="00-abc-def-01"), "INVALID_TRACEPARENT", ("traceparent",)),
     (
         "traceparent-zero-trace",

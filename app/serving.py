@@ -1,0 +1,147 @@
+"""The HTTP server's own limits: slow or idle clients cannot hold the process, and its logs stay readable.
+
+uvicorn (0.54) bounds keep-alive idleness, header size and, per request, concurrency, but it waits forever
+for the headers of a connection that trickles them in, and accepts connections until the process runs out of
+file descriptors (then asyncio logs every failed accept). ``guarded_protocol`` adds what is missing to
+uvicorn's h11 protocol: a deadline for a request's headers, and a cap on open connections beyond which a new
+connection gets a 503 and is closed at once. ``RateLimitedLog`` keeps a flood of identical server messages
+to a few lines per window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import time
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.config import Settings
+from app.errors import Code
+
+log = logging.getLogger("app.serving")
+
+_REFUSAL = json.dumps({"errors": [{"message": "the server has too many open connections; retry shortly",
+                                   "extensions": {"code": Code.OVERLOADED}}]}).encode()
+REFUSED = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\n"
+    + f"content-length: {len(_REFUSAL)}\r\n\r\n".encode()
+    + _REFUSAL
+)
+
+
+class GuardedH11Protocol(H11Protocol):
+    header_timeout: float = 10.0
+    max_connections: int = 1000
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(REFUSED)
+            transport.close()
+            return
+        self._watch_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_headers()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_timer()
+        super().connection_lost(exc)
+
+    def _watch_headers(self) -> None:
+        """While the connection waits for a request's headers, they must all arrive within the deadline."""
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            self._stop_header_timer()
+        elif self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self.transport.close()
+
+
+def guarded_protocol(settings: Settings) -> type[GuardedH11Protocol]:
+    return type("GatewayH11Protocol", (GuardedH11Protocol,), {
+        "header_timeout": settings.header_timeout_seconds,
+        "max_connections": settings.max_connections,
+    })
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.run``: every limit comes from an ``AUDIT_*`` setting."""
+    return {
+        "http": guarded_protocol(settings),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        # uvicorn answers 503 once this many connections or requests are open; the protocol refuses more
+        # connections than max_connections at once, so every accepted one can be served.
+        "limit_concurrency": settings.max_connections + 1,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
+        "backlog": min(2048, settings.max_connections),
+    }
+
+
+def raise_file_limit(settings: Settings) -> None:
+    """Make room for ``max_connections`` sockets plus the database pool, logs and files (soft ≤ hard limit)."""
+    needed = settings.max_connections + 2 * settings.pool_size + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < needed:
+            log.warning("open-file limit %d is below the %d that AUDIT_MAX_CONNECTIONS=%d needs; "
+                        "lower AUDIT_MAX_CONNECTIONS or raise the limit (ulimit -n)", target, needed,
+                        settings.max_connections)
+
+
+class RateLimitedLog(logging.Filter):
+    """At most ``burst`` records per ``window`` seconds pass; the next one after a window says how many were dropped."""
+
+    def __init__(self, burst: int = 20, window: float = 10.0) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window = window
+        self.started = time.monotonic()
+        self.passed = 0
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self.started >= self.window:
+            self.started, self.passed = now, 0
+        if self.passed >= self.burst:
+            self.dropped += 1
+            return False
+        self.passed += 1
+        if self.dropped:
+            record.msg = f"{record.msg} [{self.dropped} similar messages were suppressed]"
+            self.dropped = 0
+        return True
+
+
+FLOODABLE_LOGGERS = ("asyncio", "uvicorn.error")
+
+
+def limit_server_logs() -> None:
+    """One filter per logger whose messages an outside client can trigger at will (accept errors, bad requests)."""
+    for name in FLOODABLE_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RateLimitedLog) for f in target.filters):
+            target.addFilter(RateLimitedLog())
