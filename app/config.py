@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 10_000
     pool_size: int = 10
     log_level: str = "info"
+    max_verify_range: int = 100_000
+    # Cost budget of one operation: events it may return (page sizes multiplied along nested lists) plus
+    # verifyIntegrity ranges; see app/graphql/cost.py.
+    max_cost: int = 200_000
+    # How long an authenticated API key is trusted without asking the database again (revocation delay).
+    key_cache_seconds: float = 5.0
 
 
 @lru_cache

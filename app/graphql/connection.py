@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.types import Info
@@ -13,7 +13,10 @@ from app.errors import BadUserInput
 from app.graphql.data import ActorType, Outcome
 from app.graphql.events import AuditEventUnion, to_event
 from app.store.query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
-from app.store.read import TenantReader
+from app.store.read import Page, TenantReader
+
+if TYPE_CHECKING:
+    from app.graphql.context import Context
 
 AuditEventOrderField = strawberry.enum(OrderField, name="AuditEventOrderField")
 
@@ -109,17 +112,16 @@ class AuditEventConnection:
         return await self.reader.count(self.query)
 
 
-async def paginate(
-    info: Info,
+async def load_page(
+    context: Context,
     query: EventQuery,
     *,
     first: int | None,
     after: str | None,
     last: int | None,
     before: str | None,
-) -> AuditEventConnection:
-    """One keyset page of ``query``: ``first``/``after`` forward, or ``last``/``before`` backward."""
-    context = info.context
+) -> tuple[Page, str]:
+    """The records of one page and the digest its cursors carry (shared with the compiled executor)."""
     reader: TenantReader = context.reader
     if first is not None and last is not None:
         raise BadUserInput("give first or last, not both")
@@ -134,7 +136,21 @@ async def paginate(
         before=decode_cursor(before, query, reader.tenant) if before else None,
         backward=backward,
     )
-    digest = query.digest(reader.tenant)
+    return page, query.digest(reader.tenant)
+
+
+async def paginate(
+    info: Info,
+    query: EventQuery,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> AuditEventConnection:
+    """One keyset page of ``query``: ``first``/``after`` forward, or ``last``/``before`` backward."""
+    reader: TenantReader = info.context.reader
+    page, digest = await load_page(info.context, query, first=first, after=after, last=last, before=before)
     edges = [
         AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest), node=to_event(record))
         for record in page.records
