@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_cost: int = 200_000
     # How long an authenticated API key is trusted without asking the database again (revocation delay).
     key_cache_seconds: float = 5.0
+    # Serve the read operations it covers with the compiled executor (off: every request goes to Strawberry).
+    compiled_reads: bool = True
 
 
 @lru_cache

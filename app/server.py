@@ -59,7 +59,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Reads the compiled executor covers are served by it; everything else by Strawberry (the reference)."""
-        if request_adapter.method == "POST":
+        if self.settings.compiled_reads and request_adapter.method == "POST":
             data = await self.compiled.execute(
                 request_data.query, request_data.variables, request_data.operation_name, context
             )
@@ -162,4 +162,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.state.engine = engine
+    app.state.compiled = graphql.compiled
     return app

@@ -160,6 +160,7 @@ class Compiler:
         self.fragments = fragments
         self.operation = operation
         self.variables = variables
+        self._event_plans: dict[tuple[int, ...], EventPlan] = {}
 
     def _type(self, name: str) -> GraphQLObjectType:
         found = self.schema.get_type(name)
@@ -211,15 +212,21 @@ class Compiler:
     # --- events ---------------------------------------------------------------------------------------------
 
     def event_plan(self, details: FieldDetailsList) -> EventPlan:
-        return EventPlan({
-            contract: self._event_type_plan(self._type(type_name), details)
-            for contract, type_name in _GRAPHQL_TYPES.items()
-        })
+        # Fragments on AuditEvent reach every concrete type with the same field nodes: one plan per selection,
+        # not one per path through the types (which would grow as 12 ** depth).
+        key = tuple(id(detail.node) for detail in details)
+        found = self._event_plans.get(key)
+        if found is None:
+            found = self._event_plans[key] = EventPlan({})
+            for contract, type_name in _GRAPHQL_TYPES.items():
+                type_ = self._type(type_name)
+                found.by_contract[contract] = self._event_type_plan(type_, self._subfields(type_, details))
+        return found
 
-    def _event_type_plan(self, type_: GraphQLObjectType, details: FieldDetailsList) -> TypePlan:
+    def _event_type_plan(self, type_: GraphQLObjectType, grouped: dict[str, FieldDetailsList]) -> TypePlan:
         fields: list[tuple[str, Getter]] = []
         relations: list[Relation] = []
-        for key, sub in self._subfields(type_, details).items():
+        for key, sub in grouped.items():
             name = self._name(sub)
             if name == "__typename":
                 fields.append((key, _const(type_.name)))

@@ -111,7 +111,10 @@ class CompiledExecutor:
             document = parse(query, max_tokens=self.settings.max_tokens)
         except GraphQLError:
             return Prepared(refused="invalid")
-        if validate(self.graphql, document, self.rules):
+        try:
+            if validate(self.graphql, document, self.rules):
+                return Prepared(refused="invalid")
+        except Exception:
             return Prepared(refused="invalid")
         operation = get_operation_ast(document, operation_name)
         if operation is None:

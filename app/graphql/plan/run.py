@@ -21,16 +21,35 @@ from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
 
 from app.auth.principal import Scope
+from app.contracts.registry import decode
 from app.contracts.values import check_text
 from app.graphql.connection import load_page
 from app.graphql.context import Context
-from app.graphql.plan.compile import ConnectionPlan, CorrelationPlan, EventPlan, Plan, Relation, RootField
+from app.graphql.plan.compile import ConnectionPlan, CorrelationPlan, EventPlan, Miss, Plan, Relation, RootField
 from app.graphql.query import check_node_ids, correlation_query, correlation_summary, events_query, node_records
 from app.store.query import EventQuery, encode_cursor, position_of
 from app.store.read import Page
 from app.store.records import EventRecord
 
 Pending = list[tuple[Relation, EventRecord, dict[str, Any]]]
+
+
+MAX_DECODED = 200_000
+_DECODED: dict[tuple[str, int, str], None] = {}
+"""Rows whose data is known to decode (rows never change: the store refuses UPDATE), oldest first."""
+
+
+def _check_decodes(record: EventRecord) -> None:
+    """The reference decodes every event it serves, data selected or not, and fails on data that does not
+    validate against its contract; so must a plan. Validation is the costly part of decoding, so each row
+    is checked once per process."""
+    try:
+        decode(record.type, record.schema_version, record.data)
+    except Exception as error:
+        raise Miss(f"event {record.sequence} does not decode") from error
+    if len(_DECODED) >= MAX_DECODED:
+        del _DECODED[next(iter(_DECODED))]
+    _DECODED[(record.tenant, record.sequence, record.hash)] = None
 
 
 class Run:
@@ -150,6 +169,8 @@ class Run:
     # --- events and their relations --------------------------------------------------------------------------
 
     def event(self, plan: EventPlan, record: EventRecord) -> dict[str, Any]:
+        if (record.tenant, record.sequence, record.hash) not in _DECODED:
+            _check_decodes(record)
         type_plan = plan.by_contract[record.type]
         out = {key: get(record) for key, get in type_plan.fields}
         for relation in type_plan.relations:
