@@ -21,7 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from app.auth.keys import authenticate
+from app.auth.cache import KeyCache
 from app.config import Settings
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
@@ -48,6 +48,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.engine = engine
         self.settings = settings
         self.compiled = CompiledExecutor(self.schema, settings)
+        self.keys = KeyCache(engine, settings.key_cache_seconds)
 
     async def execute_single(
         self,
@@ -75,7 +76,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         principal = None
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
-            principal = await authenticate(self.engine, secret.strip())
+            principal = await self.keys.authenticate(secret.strip())
         return Context(engine=self.engine, settings=self.settings, principal=principal)
 
     async def render_graphql_ide(self, request: Request) -> Response:

@@ -43,7 +43,7 @@ from app.errors import LimitExceeded
 MAX_NODE_IDS = 500  # app.graphql.query.MAX_NODE_IDS (not imported: query imports the schema's types)
 
 _EVENT_LISTS = {"effects", "correlated"}
-_ONE_EVENT = {"node", "event", "causedBy", "correlation"}
+_ONE_EVENT_AT_ROOT = {"node", "event", "correlation"}
 _PAGES = {"events"}
 
 
@@ -100,7 +100,7 @@ class _Walk:
             return 0  # not a number: coercion refuses it before anything runs
         return int(min(max(value, 0), maximum))
 
-    def cost(self, selection_set: SelectionSetNode, times: int) -> int:
+    def cost(self, selection_set: SelectionSetNode, times: int, root: bool = False) -> int:
         total = 0
         maximum = self.settings.max_page_size
         for field in self.fields(selection_set):
@@ -111,10 +111,10 @@ class _Walk:
                 count = self.size(given, self.settings.default_page_size, maximum)
             elif name in _EVENT_LISTS:
                 count = self.size(self.argument(field, "first"), 50, maximum)
-            elif name == "nodes":
+            elif name == "nodes" and root:  # (a connection's ``nodes`` is its page, counted already)
                 ids = self.argument(field, "ids")
                 count = min(len(ids), MAX_NODE_IDS) if isinstance(ids, list) else 1
-            elif name in _ONE_EVENT:
+            elif name == "causedBy" or (root and name in _ONE_EVENT_AT_ROOT):
                 count = 1
             elif name == "recordEvents":
                 submitted = self.argument(field, "events")
@@ -165,7 +165,7 @@ def operation_cost(
     if operation is None:
         return 0
     walk = _Walk(document, operation, variables if isinstance(variables, Mapping) else {}, settings)
-    return walk.cost(operation.selection_set, 1)
+    return walk.cost(operation.selection_set, 1, root=True)
 
 
 def check_cost(
