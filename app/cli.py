@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the GraphQL server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int,
+                       help="worker processes (default: one per CPU on PostgreSQL, 1 on SQLite)")
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -53,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "serve":
-                return serve(settings, args.host, args.port)
+                return serve(settings, args.host, args.port, args.workers)
             case "db":
                 return asyncio.run(_db_upgrade(settings))
             case "keys":
@@ -161,17 +164,30 @@ async def _verify(settings: Settings, tenants: list[str] | None) -> int:
     return 1 if broken else 0
 
 
-def serve(settings: Settings, host: str | None, port: int | None) -> int:
+def default_workers(settings: Settings) -> int:
+    """One process per CPU on PostgreSQL; one on SQLite (a single writer; processes would queue on its lock)."""
+    if settings.database_url.startswith("sqlite"):
+        return 1
+    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
+
+
+def serve(settings: Settings, host: str | None, port: int | None, workers: int | None = None) -> int:
     import logging
 
     import uvicorn
 
     from app.server import create_app
 
+    workers = default_workers(settings) if workers is None else workers
+    if workers < 1:
+        raise CliError("--workers must be at least 1")
     asyncio.run(ensure_schema(settings))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
-        create_app(settings),
+        # Several workers each build their app from the same AUDIT_* environment.
+        create_app(settings) if workers == 1 else "app.server:create_app",
+        factory=workers > 1,
+        workers=workers,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
