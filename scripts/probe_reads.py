@@ -1,0 +1,163 @@
+"""Probe the read path in process: reference vs compiled executor vs the raw SQL + json floor, side by side.
+
+    flock /work/bench.lock .venv/bin/python scripts/probe_reads.py [--events 5000] [--seconds 5]
+
+Seeds ``--events`` demo events (every contract, correlated flows) into a temporary
+SQLite database through the one append path, then times, interleaved round by
+round so the three share the machine's state, in one process:
+
+* ``reference``: the gateway app with the compiled executor off (Strawberry/graphql-core);
+* ``compiled``: the gateway app as it ships;
+* ``floor``: the page's SQL run raw and serialized with the stdlib ``json``;
+
+for the ``full`` query of ../shared/peer/postgraphile/gwbench.mjs (a page of 100:
+envelope and typed data of every contract) and its ``rel`` query (a page of 20,
+each with its cause). Requests go through the ASGI app in process (httpx), so the
+figures include auth, parsing the body, validation/cache, execution and encoding,
+but not sockets. It also counts the SQL statements per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.keys import create_key
+from app.auth.principal import Principal, Scope
+from app.config import Settings
+from app.demo import SOURCES, flows
+from app.ingest import Rejected, Submission, validate
+from app.server import create_app
+from app.store.append import append
+from app.store.engine import create_engine
+from app.store.migrate import upgrade
+from app.store.tables import events
+
+TENANT = "probe"
+ENVELOPE = ("id eventId tenant source type schemaVersion sequence occurredAt recordedAt actor { type id displayName ip "
+            "userAgent } target { type id displayName } outcome correlationId causationId traceparent traceId")
+DATA = """... on UserSignedIn { data { method mfa sessionId } }
+  ... on UserSignInFailed { data { method failureReason attempt } }
+  ... on RoleGranted { data { role granteeId scope } }
+  ... on RoleRevoked { data { role granteeId scope reason } }
+  ... on ApiKeyCreated { data { keyId name scopes expiresAt } }
+  ... on ApiKeyRevoked { data { keyId reason } }
+  ... on OrderPlaced { data { orderId total { amountMinor currency } itemCount channel } }
+  ... on PaymentCaptured { data { paymentId orderId amount { amountMinor currency } provider } }
+  ... on PaymentFailed { data { paymentId orderId amount { amountMinor currency } failureCode } }
+  ... on RefundIssued { data { refundId paymentId amount { amountMinor currency } reason } }
+  ... on DataExported { data { dataset format recordCount destination } }
+  ... on SettingChanged { data { setting changes { field before after } } }"""
+FLAT = ("sequence tenant eventId source type occurredAt recordedAt actor { type id } target { type id } outcome "
+        "correlationId causationId")
+QUERIES = {
+    "full": f"query Page {{ events(first: 100) {{ pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ "
+            f"__typename ... on AuditEvent {{ {ENVELOPE} }} {DATA} }} }} }} }}",
+    "rel": f"query PageCause {{ events(first: 20) {{ pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ "
+           f"... on AuditEvent {{ {FLAT} causedBy {{ ... on AuditEvent {{ {FLAT} }} }} }} }} }} }} }}",
+}
+SIZES = {"full": 100, "rel": 20}
+
+
+async def seed(engine: AsyncEngine, total: int) -> None:
+    principal = Principal("probe", "probe", frozenset({TENANT}), frozenset({Scope.WRITE}), frozenset(SOURCES))
+    batch = []
+    for flow in flows(total, seed=3):
+        for step in flow.steps:
+            new = validate(Submission(envelope={**step.envelope, "tenant": TENANT}, member=step.member,
+                                      data=step.data), principal)
+            assert not isinstance(new, Rejected), new
+            batch.append(new)
+            if len(batch) == 1000:
+                await append(engine, batch)
+                batch = []
+    await append(engine, batch)
+
+
+async def floor(engine: AsyncEngine, size: int) -> bytes:
+    """The page's statement (same WHERE, ORDER BY, LIMIT size + 1), rows as dicts, stdlib json."""
+    statement = select(events).where(events.c.tenant == TENANT).order_by(events.c.sequence.desc()).limit(size + 1)
+    async with engine.connect() as connection:
+        rows = [dict(row._mapping) for row in await connection.execute(statement)][:size]
+    return json.dumps(rows, default=str).encode()
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    await call()
+    return (time.perf_counter() - start) * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per query, all three interleaved")
+    args = parser.parse_args()
+    directory = tempfile.mkdtemp(prefix="probe-reads-")
+    url = f"sqlite+aiosqlite:///{directory}/probe.db"
+    engine = create_engine(url)
+    await upgrade(engine)
+    await seed(engine, args.events)
+    _, key = await create_key(engine, name="probe", tenants=[TENANT], scopes=["events:read"], sources=[])
+    settings = Settings(database_url=url)
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    statements: list[str] = []
+    # Every statement but SQLite's explicit BEGIN (as tests/conftest.py counts them).
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda *a: None if a[2].startswith("BEGIN") else statements.append(a[2]))
+    clients = {
+        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(s, engine=engine)), base_url="http://p")
+        for name, s in (("reference", settings.model_copy(update={"compiled_reads": False})), ("compiled", settings))
+    }
+    print(f"{args.events} events in SQLite ({directory}); per-request milliseconds, median (p90), interleaved")
+    print(f"{'query':6} {'reference':>16} {'compiled':>16} {'floor':>16} {'ref/comp':>9} {'comp/floor':>10}"
+          f"  statements ref/comp  identical")
+    for name, query in QUERIES.items():
+        body = json.dumps({"query": query}).encode()
+        answers = {}
+        counts = {}
+        for executor, client in clients.items():
+            before = len(statements)
+            response = await client.post("/graphql", content=body, headers=headers)
+            assert response.headers["x-audit-executor"] == executor and b'"errors"' not in response.content
+            answers[executor] = response.content
+            before = len(statements)  # (the first request also looked the key up; later ones use the cache)
+            await client.post("/graphql", content=body, headers=headers)
+            counts[executor] = len(statements) - before
+
+        async def post(client: httpx.AsyncClient, body: bytes = body) -> None:
+            (await client.post("/graphql", content=body, headers=headers)).raise_for_status()
+
+        calls: dict[str, Callable[[], Awaitable[Any]]] = {
+            "reference": lambda: post(clients["reference"]),
+            "compiled": lambda: post(clients["compiled"]),
+            "floor": lambda size=SIZES[name]: floor(engine, size),
+        }
+        times: dict[str, list[float]] = {k: [] for k in calls}
+        deadline = time.monotonic() + args.seconds
+        while time.monotonic() < deadline or len(times["reference"]) < 5:
+            for label, call in calls.items():
+                times[label].append(await timed(call))
+        median = {label: statistics.median(values) for label, values in times.items()}
+        p90 = {label: statistics.quantiles(values, n=10)[-1] for label, values in times.items()}
+        cells = " ".join(f"{median[k]:8.2f} ({p90[k]:5.2f})" for k in calls)
+        print(f"{name:6} {cells} {median['reference'] / median['compiled']:9.1f} "
+              f"{median['compiled'] / median['floor']:10.2f}  {counts['reference']:>10}/{counts['compiled']:<4}"
+              f"  {answers['reference'] == answers['compiled']}")
+    for client in clients.values():
+        await client.aclose()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
