@@ -47,7 +47,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.engine = engine
         self.settings = settings
-        self.compiled = CompiledExecutor(self.schema, settings)
+        self.compiled = CompiledExecutor(build_schema(settings), settings)
         self.keys = KeyCache(engine, settings.key_cache_seconds)
 
     async def execute_single(

@@ -237,8 +237,7 @@ class Compiler:
                 relations.append(Relation(key, name, definition, sub[0].node, self.event_plan(sub)))
                 fields.append((key, _none))
             elif name == "data":
-                build = self._json(definition.type, sub)
-                fields.append((key, lambda record, build=build: build(upcast(record))))
+                fields.append((key, _data_getter(self._json(definition.type, sub))))
             elif name == "integrity":
                 fields.append((key, self._object(definition.type, sub, _integrity_getter)))
             elif name in _ENVELOPE_OBJECTS:
@@ -371,6 +370,10 @@ def upcast(record: EventRecord) -> dict[str, Any]:
     return data
 
 
+def _data_getter(build: Getter) -> Getter:
+    return lambda record: build(upcast(record))
+
+
 def _attribute(name: str) -> Getter:
     return operator.attrgetter(name)
 
@@ -420,7 +423,7 @@ def _integrity_getter(name: str) -> Getter:
 def _serializer(type_: GraphQLOutputType, *, from_json: bool = False) -> Getter:
     """The schema's own output coercion for a leaf type."""
     if isinstance(type_, GraphQLEnumType):
-        names = {value.value: name for name, value in type_.values.items()}
+        names: dict[Any, str] = {value.value: name for name, value in type_.values.items()}
 
         def enum_name(value: Any) -> str:
             try:

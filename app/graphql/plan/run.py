@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
+import strawberry
 from graphql import GraphQLField
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.types.arguments import convert_arguments
@@ -55,7 +56,7 @@ def _check_decodes(record: EventRecord) -> None:
 class Run:
     """One execution of a plan for one request."""
 
-    def __init__(self, context: Context, variables: VariableValues, strawberry_schema: Any) -> None:
+    def __init__(self, context: Context, variables: VariableValues, strawberry_schema: strawberry.Schema) -> None:
         self.context = context
         self.variables = variables
         self.scalars = strawberry_schema.schema_converter.scalar_registry
