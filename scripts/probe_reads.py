@@ -9,6 +9,8 @@ round so the three share the machine's state, in one process:
 * ``reference``: the gateway app with the compiled executor off (Strawberry/graphql-core);
 * ``compiled``: the gateway app as it ships;
 * ``floor``: the page's SQL run raw and serialized with the stdlib ``json``;
+* ``compiled, rows new``: the compiled executor when every row is served for the first time in the
+  process (each row's data is then validated against its contract once, as the reference does every time);
 
 for the ``full`` query of ../shared/peer/postgraphile/gwbench.mjs (a page of 100:
 envelope and typed data of every contract) and its ``rel`` query (a page of 20,
@@ -36,6 +38,7 @@ from app.auth.keys import create_key
 from app.auth.principal import Principal, Scope
 from app.config import Settings
 from app.demo import SOURCES, flows
+from app.graphql.plan import run as plan_run
 from app.ingest import Rejected, Submission, validate
 from app.server import create_app
 from app.store.append import append
@@ -120,8 +123,8 @@ async def main() -> None:
         for name, s in (("reference", settings.model_copy(update={"compiled_reads": False})), ("compiled", settings))
     }
     print(f"{args.events} events in SQLite ({directory}); per-request milliseconds, median (p90), interleaved")
-    print(f"{'query':6} {'reference':>16} {'compiled':>16} {'floor':>16} {'ref/comp':>9} {'comp/floor':>10}"
-          f"  statements ref/comp  identical")
+    print(f"{'query':6} {'reference':>16} {'compiled':>16} {'floor':>16} {'compiled, rows new':>19} {'ref/comp':>9}"
+          f" {'comp/floor':>10}  statements ref/comp  identical")
     for name, query in QUERIES.items():
         body = json.dumps({"query": query}).encode()
         answers = {}
@@ -138,10 +141,15 @@ async def main() -> None:
         async def post(client: httpx.AsyncClient, body: bytes = body) -> None:
             (await client.post("/graphql", content=body, headers=headers)).raise_for_status()
 
+        async def cold() -> None:
+            plan_run._DECODED.clear()  # as for rows served the first time: each is validated as the reference does
+            await post(clients["compiled"])
+
         calls: dict[str, Callable[[], Awaitable[Any]]] = {
             "reference": lambda: post(clients["reference"]),
             "compiled": lambda: post(clients["compiled"]),
             "floor": lambda size=SIZES[name]: floor(engine, size),
+            "cold": cold,
         }
         times: dict[str, list[float]] = {k: [] for k in calls}
         deadline = time.monotonic() + args.seconds

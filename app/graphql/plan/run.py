@@ -35,9 +35,10 @@ from app.store.records import EventRecord
 Pending = list[tuple[Relation, EventRecord, dict[str, Any]]]
 
 
-MAX_DECODED = 200_000
-_DECODED: dict[tuple[str, int, str], None] = {}
-"""Rows whose data is known to decode (rows never change: the store refuses UPDATE), oldest first."""
+MAX_DECODED = 65_536
+_DECODED: dict[str, None] = {}
+"""Hashes of rows whose data is known to decode, oldest first (~11 MB at most). A row's hash covers its
+tenant, sequence and data, and rows never change (the store refuses UPDATE)."""
 
 
 def _check_decodes(record: EventRecord) -> None:
@@ -50,7 +51,7 @@ def _check_decodes(record: EventRecord) -> None:
         raise Miss(f"event {record.sequence} does not decode") from error
     if len(_DECODED) >= MAX_DECODED:
         del _DECODED[next(iter(_DECODED))]
-    _DECODED[(record.tenant, record.sequence, record.hash)] = None
+    _DECODED[record.hash] = None
 
 
 class Run:
@@ -170,10 +171,10 @@ class Run:
     # --- events and their relations --------------------------------------------------------------------------
 
     def event(self, plan: EventPlan, record: EventRecord) -> dict[str, Any]:
-        if (record.tenant, record.sequence, record.hash) not in _DECODED:
+        if record.hash not in _DECODED:
             _check_decodes(record)
         type_plan = plan.by_contract[record.type]
-        out = {key: get(record) for key, get in type_plan.fields}
+        out: dict[str, Any] = type_plan.build(record)
         for relation in type_plan.relations:
             self.pending.append((relation, record, out))
         return out
