@@ -53,6 +53,7 @@ from app.ingest import Rejected, Submission, validate
 from app.server import create_app
 from app.store.append import append
 from app.store.records import NewEvent
+from tests.conftest import StatementCounter
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCEPTANCE = Path("/work/shared/acceptance/test_acceptance.py")
@@ -623,3 +624,26 @@ async def test_unsupported_documents_fall_back_visibly(world: World) -> None:
         assert executor.reasons[reason] == before + 1, (reason, executor.reasons)
     compiled, _ = await world.both("{ events(first: 1) { totalCount } }")
     assert compiled.headers["x-audit-executor"] == "compiled"
+
+
+NESTED = """query($first: Int) { events(first: $first) { edges { node { ... on AuditEvent { eventId
+  causedBy { ... on AuditEvent { eventId causedBy { __typename } } }
+  effects(first: 5) { ... on AuditEvent { eventId } }
+  correlated(first: 5) { ... on AuditEvent { eventId } } } } } } }"""
+
+
+async def test_both_executors_send_the_same_statements(world: World, statements: StatementCounter) -> None:
+    """Same store calls, same batching: a level of relations is one statement per loader in both."""
+    for document in (NESTED, *(d for where, d in found_documents() if where == "gwbench.mjs")):
+        for first in (3, 50):
+            counts = {}
+            for name, client in (("compiled", world.compiled), ("reference", world.reference)):
+                await client.post("/graphql", json={"query": "{ __typename }"},
+                                  headers={"Authorization": f"Bearer {world.keys['reader']}"})  # key now cached
+                statements.statements.clear()
+                response = await client.post("/graphql", json={"query": document, "variables": {"first": first}},
+                                             headers={"Authorization": f"Bearer {world.keys['reader']}"})
+                assert response.headers["x-audit-executor"] == name and b'"errors"' not in response.content
+                counts[name] = statements.statements[:]
+            assert len(counts["compiled"]) == len(counts["reference"]), counts
+            assert sorted(counts["compiled"]) == sorted(counts["reference"])
