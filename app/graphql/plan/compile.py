@@ -241,7 +241,7 @@ class Compiler:
                 inline[len(fields)] = "None"
                 fields.append((key, _none))
             elif name not in _ENVELOPE and column in _RECORD_COLUMNS and (
-                expression := _inline_string(definition.type, column)
+                expression := _inline_string(definition.type, f"r.{_identifier(column)}")
             ):
                 inline[len(fields)] = expression
                 fields.append((key, _none))
@@ -277,7 +277,9 @@ class Compiler:
                 continue
             get = getter_of(name)
             column = getattr(get, "column", None)
-            if column is not None and (expression := _inline_string(object_type.fields[name].type, column)):
+            if column is not None and (
+                expression := _inline_string(object_type.fields[name].type, f"r.{_identifier(column)}")
+            ):
                 inline[len(fields)] = expression
             fields.append((key, _leaf(object_type.fields[name].type, get)))
         present = _generate(fields, inline)
@@ -308,14 +310,20 @@ class Compiler:
             item = self._json(type_.of_type, details)
             return lambda value: None if value is None else [item(each) for each in value]
         if isinstance(type_, GraphQLObjectType):
-            fields: list[tuple[str, str, Getter]] = []
+            fields: list[tuple[str, Getter]] = []
+            inline: dict[int, str] = {}
             for key, sub in self._subfields(type_, details).items():
                 name = self._name(sub)
                 if name == "__typename":
-                    fields.append((key, name, _const(type_.name)))
-                else:
-                    fields.append((key, name, self._json(type_.fields[name].type, sub)))
-            return lambda value: None if value is None else {key: get(value.get(name)) for key, name, get in fields}
+                    inline[len(fields)] = repr(type_.name)
+                    fields.append((key, _const(type_.name)))
+                    continue
+                field_type = type_.fields[name].type
+                if expression := _inline_string(field_type, f"r.get({name!r})"):
+                    inline[len(fields)] = expression
+                fields.append((key, _json_member(name, self._json(field_type, sub))))
+            build = _generate(fields, inline)
+            return lambda value: None if value is None else build(value)
         serialize = _serializer(type_, from_json=True)
         return lambda value: None if value is None else serialize(value)
 
@@ -444,23 +452,31 @@ def _string_or_miss(value: Any, type_: GraphQLScalarType) -> Any:
     return type_.serialize(value)
 
 
-def _inline_string(type_: GraphQLOutputType, column: str) -> str | None:
-    """Python source reading a String/ID column of ``r`` as the scalar serializes it, or None for other types."""
+def _identifier(column: str) -> str:
+    assert column.isidentifier(), column
+    return column
+
+
+def _json_member(name: str, convert: Getter) -> Getter:
+    return lambda value: convert(value.get(name))
+
+
+def _inline_string(type_: GraphQLOutputType, read: str) -> str | None:
+    """Python source serializing a String/ID read by ``read`` (``r.column`` or ``r.get('name')``), or None."""
     non_null = isinstance(type_, GraphQLNonNull)
     scalar = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
     if scalar is not GraphQLString and scalar is not GraphQLID:
         return None
-    assert column.isidentifier(), column
     if non_null:
-        return f"(v if (v := r.{column}).__class__ is str else _string_or_miss(v, {scalar.name}))"
-    return f"(v if (v := r.{column}) is None or v.__class__ is str else {scalar.name}.serialize(v))"
+        return f"(v if (v := {read}).__class__ is str else _string_or_miss(v, {scalar.name}))"
+    return f"(v if (v := {read}) is None or v.__class__ is str else {scalar.name}.serialize(v))"
 
 
 def _generate(fields: list[tuple[str, Getter]], inline: dict[int, str]) -> Getter:
     """One Python function building the object in a single dict display (no loop, no call per plain column).
 
-    The source holds only response keys (as ``repr`` literals), column names of ``EventRecord`` and calls
-    to the getters compiled above; never a value from the request.
+    The source holds only response keys and schema field names (as ``repr`` literals), column names of
+    ``EventRecord`` and calls to the getters compiled above; never a value from the request.
     """
     namespace: dict[str, Any] = {"_string_or_miss": _string_or_miss, "String": GraphQLString, "ID": GraphQLID}
     parts = []
