@@ -212,6 +212,8 @@ class Run:
             started = [self.start(relation, record) for relation, record, _ in level]
             futures = [each for each in started if isinstance(each, asyncio.Future)]
             if futures:
+                # Every key of the level is asked for: no need to let other resolvers settle first.
+                await self.context.loaders.batcher.flush()
                 await asyncio.gather(*futures)
             for (relation, record, out), value in zip(level, started, strict=True):
                 found = value.result() if isinstance(value, asyncio.Future) else value
