@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.store.query import EventQuery, OrderField, Position, beyond
 from app.store.records import EventRecord
 from app.store.tables import events
+
+T = TypeVar("T")
+
+
+MAX_BRANCHES = 250
+"""``UNION ALL`` branches per statement: SQLite refuses a compound SELECT of more than 500."""
+MAX_IN_VALUES = 1000
+"""Values per ``IN`` list (each a bound parameter; SQLite allows 32,766 per statement)."""
+
+
+def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Batched lookups in statements every backend accepts: one statement per ``size`` keys."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +105,16 @@ class TenantReader:
             return int((await connection.execute(statement)).scalar_one())
 
     async def by_event_ids(self, event_ids: Iterable[str]) -> dict[str, EventRecord]:
-        wanted = sorted(set(event_ids))
-        if not wanted:
-            return {}
-        return {r.event_id: r for r in await self._records(self._in_tenant(events.c.event_id.in_(wanted)))}
+        found: dict[str, EventRecord] = {}
+        for chunk in _chunks(sorted(set(event_ids)), MAX_IN_VALUES):
+            found.update((r.event_id, r) for r in await self._records(self._in_tenant(events.c.event_id.in_(chunk))))
+        return found
 
     async def by_sequences(self, sequences: Iterable[int]) -> dict[int, EventRecord]:
-        wanted = sorted(set(sequences))
-        if not wanted:
-            return {}
-        return {r.sequence: r for r in await self._records(self._in_tenant(events.c.sequence.in_(wanted)))}
+        found: dict[int, EventRecord] = {}
+        for chunk in _chunks(sorted(set(sequences)), MAX_IN_VALUES):
+            found.update((r.sequence, r) for r in await self._records(self._in_tenant(events.c.sequence.in_(chunk))))
+        return found
 
     async def effects(self, event_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
         """Per event id, the first ``limit`` events it caused, oldest first."""
@@ -116,8 +131,9 @@ class TenantReader:
         found: dict[str, list[EventRecord]] = {value: [] for value in values}
         if not found or limit <= 0:
             return found
-        for record in await self._records(self.first_per_key_statement(key, sorted(found), limit)):
-            found[getattr(record, key.name)].append(record)
+        for chunk in _chunks(sorted(found), MAX_BRANCHES):
+            for record in await self._records(self.first_per_key_statement(key, chunk, limit)):
+                found[getattr(record, key.name)].append(record)
         for records in found.values():
             records.sort(key=lambda record: record.sequence)
         return found
