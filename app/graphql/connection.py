@@ -126,7 +126,7 @@ async def load_page(
     if first is not None and last is not None:
         raise BadUserInput("give first or last, not both")
     backward = last is not None
-    size = context.bounded(last, "last") if backward else context.bounded(
+    size = context.bounded(last, "last") if last is not None else context.bounded(
         context.settings.default_page_size if first is None else first, "first"
     )
     page = await reader.page(
