@@ -1,6 +1,7 @@
 """Probe the read path in process: reference vs compiled executor vs the raw SQL + json floor, side by side.
 
-    flock /work/bench.lock .venv/bin/python scripts/probe_reads.py [--events 5000] [--seconds 5]
+    flock /work/bench.lock .venv/bin/python scripts/probe_reads.py [--events 5000] [--seconds 5] \
+        [--pre-ping-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 
 Seeds ``--events`` demo events (every contract, correlated flows) into a temporary
 SQLite database through the one append path, then times, interleaved round by
@@ -116,11 +117,34 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+async def pre_ping_cost(url: str, count: int = 500) -> None:
+    """What ``pool_pre_ping`` costs on PostgreSQL: a pooled checkout plus one statement, with and without it."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    results = {}
+    for ping in (True, False, True, False):
+        engine = create_async_engine(url, pool_size=5, pool_pre_ping=ping)
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        start = time.perf_counter()
+        for _ in range(count):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        results.setdefault(ping, []).append((time.perf_counter() - start) / count * 1e6)
+        await engine.dispose()
+    print(f"PostgreSQL checkout + SELECT 1: {min(results[True]):.0f} µs with pre-ping, "
+          f"{min(results[False]):.0f} µs without (the gateway checks out one connection per statement)")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=5.0, help="per query, all three interleaved")
+    parser.add_argument("--pre-ping-url", help="also measure pool_pre_ping on this postgresql+asyncpg:// URL")
     args = parser.parse_args()
+    if args.pre_ping_url:
+        await pre_ping_cost(args.pre_ping_url)
     directory = tempfile.mkdtemp(prefix="probe-reads-")
     url = f"sqlite+aiosqlite:///{directory}/probe.db"
     engine = create_engine(url)
