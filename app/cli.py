@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the GraphQL server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int,
+                       help="worker processes (default: one per CPU on PostgreSQL, 1 on SQLite)")
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -56,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "serve":
-                return serve(settings, args.host, args.port)
+                return serve(settings, args.host, args.port, args.workers)
             case "db":
                 return asyncio.run(_db_upgrade(settings))
             case "keys":
@@ -182,26 +186,40 @@ async def _verify(settings: Settings, tenants: list[str] | None) -> int:
     return 1 if broken else 0
 
 
-def serve(settings: Settings, host: str | None, port: int | None) -> int:
+def default_workers(settings: Settings) -> int:
+    """One process per CPU on PostgreSQL; one on SQLite (a single writer; processes would queue on its lock)."""
+    if settings.database_url.startswith("sqlite"):
+        return 1
+    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
+
+
+def serve(settings: Settings, host: str | None, port: int | None, workers: int | None = None) -> int:
     import logging
 
     import uvicorn
 
     from app.server import create_app
-    from app.serving import limit_server_logs, raise_file_limit, uvicorn_options
+    from app.serving import raise_file_limit, uvicorn_options
 
+    workers = default_workers(settings) if workers is None else workers
+    if workers < 1:
+        raise CliError("--workers must be at least 1")
     asyncio.run(ensure_schema(settings))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     raise_file_limit(settings)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level,
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
         **uvicorn_options(settings),
-    )
-    limit_server_logs()  # after uvicorn has configured its loggers
-    uvicorn.Server(config).run()
+    }
+    if workers == 1:
+        uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
+    else:
+        # Several workers each build their app (and the guarded protocol, named by import path so a worker process
+        # can load it) from the same AUDIT_* environment; each worker applies the connection limits on its own.
+        options["http"] = "app.serving:EnvironmentH11Protocol"
+        uvicorn.run("app.server:create_app", factory=True, workers=workers, **options)
     return 0
 
 

@@ -37,3 +37,10 @@ class Settings(BaseSettings):
     max_connections: int = 1000
     max_header_bytes: int = 16 * 1024
     graceful_shutdown_seconds: int = 10
+    # Cost budget of one operation: events it may return (page sizes multiplied along nested lists) plus
+    # verifyIntegrity ranges; see app/graphql/cost.py.
+    max_cost: int = 200_000
+    # How long an authenticated API key is trusted without asking the database again (revocation delay).
+    key_cache_seconds: float = 5.0
+    # Serve the read operations it covers with the compiled executor (off: every request goes to Strawberry).
+    compiled_reads: bool = True

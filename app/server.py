@@ -25,21 +25,26 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from app.auth.keys import authenticate
+from app.auth.cache import KeyCache
 from app.config import Settings
 from app.errors import Code
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.fast_ingest import FastIngest
+from app.graphql.plan import CompiledExecutor
 from app.graphql.possible_types import possible_types
 from app.graphql.schema import build_schema
 from app.http import routes as http_routes
 from app.http_errors import error_response, internal_error_response
 from app.http_rules import GRAPHIQL_HEADERS, JsonOperations
 from app.request_guard import RequestGuard
+from app.serving import limit_server_logs
 from app.store.engine import create_engine
 
 log = logging.getLogger("app.server")
+
+EXECUTOR_HEADER = "x-audit-executor"
+"""Which executor answered: ``compiled`` or ``reference``."""
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -55,6 +60,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.engine = engine
         self.settings = settings
         self.fast_ingest = FastIngest(build_schema(settings)) if settings.fast_ingest else None
+        self.compiled = CompiledExecutor(build_schema(settings), settings)
+        self.keys = KeyCache(engine, settings.key_cache_seconds)
+
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, except that every refusal and failure is a JSON error body (app/http_errors.py)."""
@@ -76,7 +84,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
             try:
-                principal = await authenticate(self.engine, secret.strip())
+                principal = await self.keys.authenticate(secret.strip())
             except Exception as error:  # the database failed: every field that needs the caller reports it
                 return Context(engine=self.engine, settings=self.settings, principal=None, auth_failure=error)
         return Context(engine=self.engine, settings=self.settings, principal=principal)
@@ -90,11 +98,25 @@ class GatewayGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """``recordEvents`` takes the ingestion fast path when it covers the request (see app.graphql.fast_ingest)."""
+        """Each request is served by the first executor that covers it, and says which (``x-audit-executor``).
+
+        ``recordEvents`` by the ingestion fast path (app.graphql.fast_ingest); the reads it covers by the compiled
+        executor (app.graphql.plan); everything else, and every error path, by Strawberry (the reference).
+        """
         if self.fast_ingest is not None and request_adapter.method == "POST":
             answer = await self.fast_ingest.execute(request_data, context, sub_response.headers)
             if answer is not None:
                 return answer
+        if self.settings.compiled_reads and request_adapter.method == "POST" and context.auth_failure is None:
+            data = await self.compiled.execute(
+                request_data.query, request_data.variables, request_data.operation_name, context
+            )
+            if data is not None:
+                sub_response.headers[EXECUTOR_HEADER] = "compiled"
+                return ExecutionResult(data=data, errors=None)
+            # A fresh context: nothing the compiled attempt loaded leaks into the reference's answer.
+            context = Context(engine=context.engine, settings=context.settings, principal=context.principal)
+        sub_response.headers.setdefault(EXECUTOR_HEADER, "reference")
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -167,6 +189,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        limit_server_logs()  # uvicorn has configured its loggers by now, in every worker process
         yield
         if owned:
             await engine.dispose()
@@ -193,4 +216,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(JsonOperations)
     app.add_middleware(RequestGuard, timeout_ms=settings.request_timeout_ms)  # outermost: covers everything
     app.state.engine = engine
+    app.state.compiled = graphql.compiled
     return app

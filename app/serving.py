@@ -84,6 +84,13 @@ def guarded_protocol(settings: Settings) -> type[GuardedH11Protocol]:
     })
 
 
+class EnvironmentH11Protocol(GuardedH11Protocol):
+    """The guarded protocol with its limits from the ``AUDIT_*`` environment, for ``serve --workers N``."""
+
+    header_timeout = Settings().header_timeout_seconds
+    max_connections = Settings().max_connections
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run``: every limit comes from an ``AUDIT_*`` setting."""
     return {

@@ -41,6 +41,13 @@ async def _when(condition: Any) -> None:
         await asyncio.sleep(0)
 
 
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The reference executor (it counts ``to_event`` to see the heavy answer being built) and a budget the heavy
+    query fits in: these tests are about sharing the loop and the deadline, not the cost limit."""
+    return Settings(database_url=database_url, compiled_reads=False, max_cost=10**9)
+
+
 @pytest.mark.parametrize("budget", [pacing.EVENTS_PER_TURN, pytest.param(10**9, marks=pytest.mark.xfail(
     reason="without pacing the heavy response holds the loop (shows the test can fail)", strict=True))])
 async def test_a_small_query_and_healthz_answer_while_a_heavy_one_runs(
@@ -74,7 +81,8 @@ async def test_a_request_past_its_deadline_is_stopped_with_timeout(
     api: Api, engine: AsyncEngine, database_url: str, keys: Keys, statements: StatementCounter
 ) -> None:
     await _one_big_correlation(api)
-    async with _client(Settings(database_url=database_url, request_timeout_ms=300), engine) as client:
+    async with _client(Settings(database_url=database_url, request_timeout_ms=300, compiled_reads=False,
+                                max_cost=10**9), engine) as client:
         api = Api(client, keys)
         statements.statements.clear()
         response = await client.post("/graphql", json={"query": HEAVY}, headers=_auth(keys.reader))

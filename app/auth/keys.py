@@ -29,6 +29,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+secret_hash = _hash
+
+
 def _check_names(kind: str, names: Iterable[str]) -> None:
     for name in names:
         if len(name) > NAME_MAX or not NAME_PATTERN.fullmatch(name):

@@ -15,7 +15,7 @@ from app.graphql.context import Context
 from app.graphql.events import AuditEventUnion, to_event
 from app.graphql.pacing import paced
 from app.store.event_query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
-from app.store.read import TenantReader
+from app.store.read import Page, TenantReader
 
 # Registers the GraphQL name on the store's enum itself (strawberry.enum marks and returns the class).
 strawberry.enum(OrderField, name="AuditEventOrderField")
@@ -114,6 +114,33 @@ class AuditEventConnection:
         return await self.reader.count(self.query)
 
 
+async def load_page(
+    context: Context,
+    query: EventQuery,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> tuple[Page, str]:
+    """The records of one page and the digest its cursors carry (shared with the compiled executor)."""
+    reader: TenantReader = context.reader
+    if first is not None and last is not None:
+        raise BadUserInput("give first or last, not both")
+    backward = last is not None
+    size = context.bounded(last, "last") if last is not None else context.bounded(
+        context.settings.default_page_size if first is None else first, "first"
+    )
+    page = await reader.page(
+        query,
+        size=size,
+        after=decode_cursor(after, query, reader.tenant) if after else None,
+        before=decode_cursor(before, query, reader.tenant) if before else None,
+        backward=backward,
+    )
+    return page, query.digest(reader.tenant)
+
+
 async def paginate(
     info: Info[Context, None],
     query: EventQuery,
@@ -124,25 +151,10 @@ async def paginate(
     before: str | None,
 ) -> AuditEventConnection:
     """One keyset page of ``query``: ``first``/``after`` forward, or ``last``/``before`` backward."""
-    context = info.context
-    reader: TenantReader = context.reader
-    if first is not None and last is not None:
-        raise BadUserInput("give first or last, not both")
-    backward = last is not None
-    if last is not None:
-        size = context.bounded(last, "last")
-    else:
-        size = context.bounded(context.settings.default_page_size if first is None else first, "first")
-    page = await reader.page(
-        query,
-        size=size,
-        after=decode_cursor(after, query, reader.tenant) if after else None,
-        before=decode_cursor(before, query, reader.tenant) if before else None,
-        backward=backward,
-    )
-    digest = query.digest(reader.tenant)
+    reader: TenantReader = info.context.reader
+    page, digest = await load_page(info.context, query, first=first, after=after, last=last, before=before)
     edges = await paced(
-        context.pacer,
+        info.context.pacer,
         page.records,
         lambda record: AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest),
                                       node=to_event(record)),

@@ -69,6 +69,7 @@ from app.contracts.envelope import trace_id
 from app.contracts.registry import BY_NAME
 from app.contracts.values import canonical_timestamp
 from app.graphql.context import Context
+from app.graphql.cost import CostLimit, operation_cost
 from app.graphql.errors import ErrorPolicy, policy
 from app.graphql.events import node_id
 from app.graphql.input_coercion import Coercer, Unsupported, compile_coercer
@@ -84,7 +85,7 @@ COUNTS: collections.Counter[str] = collections.Counter()
 """Requests answered per path in this process: ``fast`` and ``fallback:<reason>``."""
 
 MAX_PLANS = 256
-_KNOWN_EXTENSIONS = (ErrorPolicy, MaxTokensLimiter, AddValidationRules, ValidationCache)
+_KNOWN_EXTENSIONS = (ErrorPolicy, MaxTokensLimiter, AddValidationRules, ValidationCache, CostLimit)
 _EVENTS_TYPE = "[RecordEventInput!]!"
 
 Build = Callable[[Any], Any]
@@ -113,6 +114,8 @@ class Plan:
     variable: str
     build: Build
     """Payload → the JSON object answering the field's selection."""
+    document: DocumentNode
+    operation_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,10 @@ class FastIngest:
             return "variables"
         if len(events) > context.settings.max_batch_size:
             return "batch-size"
+        if operation_cost(plan.document, plan.operation_name, request_data.variables, context.settings) > (
+            context.settings.max_cost
+        ):
+            return "cost"
         return None
 
     # --- compiling a document ---------------------------------------------------------------
@@ -248,7 +255,8 @@ class FastIngest:
         assert isinstance(payload_type, GraphQLObjectType)
         build = compiler.object(payload_type, [node])
         key = node.alias.value if node.alias else node.name.value
-        return Plan(key=key, node=node, variable=definition.variable.name.value, build=build)
+        return Plan(key=key, node=node, variable=definition.variable.name.value, build=build, document=document,
+                    operation_name=operation_name)
 
 
 def _refuse(_: Any) -> Any:

@@ -43,6 +43,12 @@ class Batcher:
         if self._rounds is None:
             self._rounds = track(asyncio.get_running_loop().create_task(self._run_rounds()))
 
+    async def flush(self) -> None:
+        """Run the loaders that have keys now, as one round: for a caller that asked for all its keys at once."""
+        while self._waiting:
+            loaders, self._waiting = self._waiting, set()
+            await asyncio.gather(*(loader.run() for loader in loaders))
+
     async def _run_rounds(self) -> None:
         try:
             while self._waiting:
@@ -93,7 +99,7 @@ EffectsKey = tuple[CauseRef, int]
 class Loaders:
     def __init__(self, reader: TenantReader) -> None:
         self.reader = reader
-        batcher = Batcher()
+        self.batcher = batcher = Batcher()
         self.by_event_id = BatchLoader[str, EventRecord | None](batcher, self._by_event_id)
         self.cause = BatchLoader[CauseKey, EventRecord | None](batcher, self._cause)
         self.by_sequence = BatchLoader[int, EventRecord | None](batcher, self._by_sequence)

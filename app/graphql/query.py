@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
@@ -16,8 +18,13 @@ from app.graphql.connection import AuditEventConnection, AuditEventFilter, Audit
 from app.graphql.context import Context
 from app.graphql.events import AuditEventUnion, Node, parse_node_id, to_event
 from app.store.event_query import EventFilter, EventQuery, Order
+from app.store.read import CorrelationSummary
+from app.store.records import EventRecord
 from app.store.search import parse_search
 from app.store.verify import verify_chain
+
+if TYPE_CHECKING:
+    from app.graphql.context import Context
 
 MAX_NODE_IDS = 500
 
@@ -52,19 +59,48 @@ class Correlation:
         before: str | None = None,
         order_by: AuditEventOrder | None = None,
     ) -> AuditEventConnection:
-        order = order_by.to_order() if order_by else Order(descending=False)
-        query = EventQuery(filters=(EventFilter(correlation_id=self.id),), order=order)
+        query = correlation_query(self.id, order_by)
         return await paginate(info, query, first=first, after=after, last=last, before=before)
 
 
-async def _nodes(info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
-    reader = info.context.reader
+async def node_records(context: Context, ids: Sequence[str]) -> list[EventRecord | None]:
+    """The events behind node ids, in order; None for an id that is not an event of the caller's tenant."""
+    reader = context.reader
     wanted = [parse_node_id(node_id) for node_id in ids]
     sequences = [key[1] for key in wanted if key is not None and key[0] == reader.tenant]
-    found = await asyncio.gather(*(info.context.loaders.by_sequence.load(s) for s in sequences))
+    found = await asyncio.gather(*(context.loaders.by_sequence.load(s) for s in sequences))
     loaded = dict(zip(sequences, found, strict=True))
-    records = [loaded.get(key[1]) if key is not None and key[0] == reader.tenant else None for key in wanted]
-    return [to_event(record) if record else None for record in records]
+    return [loaded.get(key[1]) if key is not None and key[0] == reader.tenant else None for key in wanted]
+
+
+def check_node_ids(ids: Sequence[str]) -> None:
+    if len(ids) > MAX_NODE_IDS:
+        raise LimitExceeded(f"nodes takes at most {MAX_NODE_IDS} ids, got {len(ids)}")
+
+
+def events_query(
+    filter: AuditEventFilter | None, search: str | None, order_by: AuditEventOrder | None
+) -> EventQuery:
+    """What ``events(filter, search, orderBy)`` reads (shared with the compiled executor)."""
+    filters = tuple(
+        f for f in (filter.to_filter() if filter else None, parse_search(search) if search else None) if f
+    )
+    return EventQuery(filters=filters, order=order_by.to_order() if order_by else Order())
+
+
+def correlation_query(correlation_id: str, order_by: AuditEventOrder | None) -> EventQuery:
+    """What ``correlation { events(orderBy) }`` reads: oldest first unless ordered otherwise."""
+    order = order_by.to_order() if order_by else Order(descending=False)
+    return EventQuery(filters=(EventFilter(correlation_id=correlation_id),), order=order)
+
+
+async def correlation_summary(context: Context, correlation_id: str) -> CorrelationSummary | None:
+    summaries = await context.reader.correlation_summaries([check_text(correlation_id, "id")])
+    return summaries.get(correlation_id)
+
+
+async def _nodes(info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+    return [to_event(record) if record else None for record in await node_records(info.context, ids)]
 
 
 def _big(sequence: int | None) -> BigInt | None:
@@ -82,8 +118,7 @@ class Query:
     @strawberry.field
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
         info.context.require(Scope.READ)
-        if len(ids) > MAX_NODE_IDS:
-            raise LimitExceeded(f"nodes takes at most {MAX_NODE_IDS} ids, got {len(ids)}")
+        check_node_ids(ids)
         return await _nodes(info, ids)
 
     @strawberry.field(
@@ -102,11 +137,8 @@ class Query:
         order_by: AuditEventOrder | None = None,
     ) -> AuditEventConnection:
         info.context.require(Scope.READ)
-        filters = tuple(
-            f for f in (filter.to_filter() if filter else None, parse_search(search) if search else None) if f
-        )
-        query = EventQuery(filters=filters, order=order_by.to_order() if order_by else Order())
-        return await paginate(info, query, first=first, after=after, last=last, before=before)
+        return await paginate(info, events_query(filter, search, order_by), first=first, after=after, last=last,
+                              before=before)
 
     @strawberry.field(
         description="One event by the producer's eventId; when several sources use that id, the earliest recorded."
@@ -119,8 +151,7 @@ class Query:
     @strawberry.field(description="Everything that happened under one correlation id; null when none.")
     async def correlation(self, info: Info[Context, None], id: str) -> Correlation | None:
         info.context.require(Scope.READ)
-        summaries = await info.context.reader.correlation_summaries([check_text(id, "id")])
-        summary = summaries.get(id)
+        summary = await correlation_summary(info.context, id)
         if summary is None:
             return None
         return Correlation(

@@ -26,7 +26,9 @@ def create_engine(url: str, *, statement_timeout_ms: int = 10_000, pool_size: in
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection the server dropped fails its one
+        # statement; SQLAlchemy then recognises the disconnect and discards the pool's older connections.
+        pool_pre_ping=False,
         connect_args={"server_settings": settings},
     )
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
 from app.graphql.events import node_id
 from app.store import read
 from app.store.read import KEYS_PER_STATEMENT, POSTGRES_KEYS_PER_STATEMENT, TenantReader
@@ -31,6 +32,16 @@ NODES = "query($ids: [ID!]!) {\n" + "\n".join(
 NODES = NODES.replace("query($ids: [ID!]!)", "query(" + ", ".join(f"$ids{n}: [ID!]!" for n in range(ALIASES)) + ")")
 MAX_STATEMENT_CHARS = 32_000
 MAX_POSTGRES_UNION_CHARS = 200_000  # 128 branches of ~1.4 kB
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """A budget the attack documents fit in: these tests are about chunking (the cost limit is tests/graphql).
+
+    The reference executor: the compiled one answers any failing request by running it again through the
+    reference, so a failure injected into one statement must meet the reference directly.
+    """
+    return Settings(database_url=database_url, max_cost=10**9, compiled_reads=False)
 
 
 async def _seed(api: Api, flows: int) -> list[dict[str, Any]]:
