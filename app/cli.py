@@ -24,8 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the GraphQL server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int,
-                       help="worker processes (default: one per CPU on PostgreSQL, 1 on SQLite)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: one per CPU on PostgreSQL, 1 on SQLite)")
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -36,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create an API key; its secret is the last line of output")
     create.add_argument("--name", required=True)
     create.add_argument("--tenant", action="append", required=True, dest="tenants")
-    create.add_argument("--scope", action="append", required=True, dest="scopes",
-                        choices=[scope.value for scope in Scope])
+    create.add_argument(
+        "--scope", action="append", required=True, dest="scopes", choices=[scope.value for scope in Scope]
+    )
     create.add_argument("--source", action="append", default=[], dest="sources")
     key_commands.add_parser("list", help="list keys (ids, names, rights; never secrets)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
@@ -88,8 +88,10 @@ def _database_error(database_url: str, error: BaseException) -> str:
     reason = lines[0][:300] if lines else ""
     message = f"database error ({url.render_as_string(hide_password=True)}): {type(cause).__name__}: {reason}"
     if url.get_backend_name() == "postgresql" and "does not exist" in reason:
-        message += (f"\ncreate it first, e.g. `createdb -h {url.host or '127.0.0.1'} -U {url.username or 'postgres'} "
-                    f"{url.database}`, then run `audit-gateway db upgrade` (README: PostgreSQL from zero)")
+        message += (
+            f"\ncreate it first, e.g. `createdb -h {url.host or '127.0.0.1'} -U {url.username or 'postgres'} "
+            f"{url.database}`, then run `audit-gateway db upgrade` (README: PostgreSQL from zero)"
+        )
     return message
 
 
@@ -141,9 +143,11 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
         if args.keys_command == "list":
             for key, created, revoked in await list_keys(engine):
                 state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
-                print(f"{key.key_id}  {key.name!r}  tenants={','.join(sorted(key.tenants))} "
-                      f"scopes={','.join(sorted(key.scopes))} sources={','.join(sorted(key.sources)) or '-'} "
-                      f"created {created:%Y-%m-%d %H:%M}  {state}")
+                print(
+                    f"{key.key_id}  {key.name!r}  tenants={','.join(sorted(key.tenants))} "
+                    f"scopes={','.join(sorted(key.scopes))} sources={','.join(sorted(key.sources)) or '-'} "
+                    f"created {created:%Y-%m-%d %H:%M}  {state}"
+                )
             return 0
         if args.keys_command == "revoke":
             if not await revoke_key(engine, args.key_id):
@@ -157,8 +161,10 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     finally:
         await engine.dispose()
-    print(f"created key {principal.key_id} '{principal.name}': tenants={','.join(sorted(principal.tenants))} "
-          f"scopes={','.join(sorted(principal.scopes))} sources={','.join(sorted(principal.sources)) or '-'}")
+    print(
+        f"created key {principal.key_id} '{principal.name}': tenants={','.join(sorted(principal.tenants))} "
+        f"scopes={','.join(sorted(principal.scopes))} sources={','.join(sorted(principal.sources)) or '-'}"
+    )
     print("the secret is shown once, on the next line:")
     print(secret)
     return 0
@@ -179,8 +185,10 @@ async def _verify(settings: Settings, tenants: list[str] | None) -> int:
                 print(f"{tenant}: ok, {report.checked_count} events, head {report.head_sequence} {report.head_hash}")
             else:
                 broken += 1
-                print(f"{tenant}: BROKEN at sequence {report.first_broken_sequence} "
-                      f"({report.checked_count} events checked)")
+                print(
+                    f"{tenant}: BROKEN at sequence {report.first_broken_sequence} "
+                    f"({report.checked_count} events checked)"
+                )
     finally:
         await engine.dispose()
     return 1 if broken else 0
@@ -242,7 +250,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     print(
         f"Open http://{host}:{port}/graphql and paste this into the Headers tab (the writer key instead to record):\n\n"
         f'  {{"Authorization": "Bearer {keys.reader}"}}\n\n'
-        "then try: { events(first: 10, search: \"type:order.*\") { edges { node { __typename "
+        'then try: { events(first: 10, search: "type:order.*") { edges { node { __typename '
         "... on AuditEvent { eventId occurredAt actor { id } } } } } }\n",
         flush=True,
     )

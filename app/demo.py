@@ -29,8 +29,11 @@ FIRST_EVENT_ID = "demo00001-1"
 SOURCES = ["identity", "access", "checkout", "payments", "console", "exports"]
 USERS = [f"u_{n}" for n in range(1, 41)]
 ADMINS = ["u_admin_1", "u_admin_2"]
-AGENTS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0", "Mozilla/5.0 (Macintosh) Safari/17.4",
-          "Mozilla/5.0 (iPhone) Mobile/15E148"]
+AGENTS = [
+    "Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0",
+    "Mozilla/5.0 (Macintosh) Safari/17.4",
+    "Mozilla/5.0 (iPhone) Mobile/15E148",
+]
 
 
 class Flow:
@@ -44,13 +47,29 @@ class Flow:
         self.steps: list[Submission] = []
         self.trace = f"{rng.getrandbits(128):032x}"
 
-    def step(self, source: str, actor: dict[str, Any], member: str, data: dict[str, Any], *,
-             cause: str | None = None, target: dict[str, Any] | None = None, outcome: str = "SUCCESS") -> str:
+    def step(
+        self,
+        source: str,
+        actor: dict[str, Any],
+        member: str,
+        data: dict[str, Any],
+        *,
+        cause: str | None = None,
+        target: dict[str, Any] | None = None,
+        outcome: str = "SUCCESS",
+    ) -> str:
         self.at += dt.timedelta(seconds=self.rng.randint(1, 90))
         event_id = f"{self.prefix}-{len(self.steps) + 1}"
         envelope = {
-            "event_id": event_id, "source": source, "occurred_at": self.at, "tenant": TENANT, "actor": actor,
-            "target": target, "outcome": outcome, "correlation_id": self.correlation_id, "causation_id": cause,
+            "event_id": event_id,
+            "source": source,
+            "occurred_at": self.at,
+            "tenant": TENANT,
+            "actor": actor,
+            "target": target,
+            "outcome": outcome,
+            "correlation_id": self.correlation_id,
+            "causation_id": cause,
             "traceparent": f"00-{self.trace}-{self.rng.getrandbits(64) or 1:016x}-01",
         }
         self.steps.append(Submission(envelope=envelope, member=member, data=data))
@@ -58,8 +77,13 @@ class Flow:
 
 
 def _user(rng: random.Random, user: str) -> dict[str, Any]:
-    return {"type": "USER", "id": user, "display_name": user.replace("u_", "User "),
-            "ip": f"198.51.100.{rng.randint(1, 254)}", "user_agent": rng.choice(AGENTS)}
+    return {
+        "type": "USER",
+        "id": user,
+        "display_name": user.replace("u_", "User "),
+        "ip": f"198.51.100.{rng.randint(1, 254)}",
+        "user_agent": rng.choice(AGENTS),
+    }
 
 
 def _service(name: str) -> dict[str, Any]:
@@ -68,9 +92,13 @@ def _service(name: str) -> dict[str, Any]:
 
 def sign_in(flow: Flow, user: str) -> None:
     method = flow.rng.choice(["PASSWORD", "SSO", "PASSKEY", "MAGIC_LINK"])
-    flow.step("identity", _user(flow.rng, user), "userSignedIn",
-              {"method": method, "mfa": method == "PASSWORD", "session_id": f"s_{flow.prefix}"},
-              target={"type": "user", "id": user})
+    flow.step(
+        "identity",
+        _user(flow.rng, user),
+        "userSignedIn",
+        {"method": method, "mfa": method == "PASSWORD", "session_id": f"s_{flow.prefix}"},
+        target={"type": "user", "id": user},
+    )
 
 
 def failed_sign_ins(flow: Flow, user: str) -> None:
@@ -78,9 +106,14 @@ def failed_sign_ins(flow: Flow, user: str) -> None:
     attempts = flow.rng.randint(1, 5)
     for attempt in range(1, attempts + 1):
         reason = "ACCOUNT_LOCKED" if attempt == 5 else flow.rng.choice(["BAD_CREDENTIALS", "MFA_FAILED"])
-        flow.step("identity", actor, "userSignInFailed",
-                  {"method": "PASSWORD", "failure_reason": reason, "attempt": attempt},
-                  target={"type": "user", "id": user}, outcome="FAILURE")
+        flow.step(
+            "identity",
+            actor,
+            "userSignInFailed",
+            {"method": "PASSWORD", "failure_reason": reason, "attempt": attempt},
+            target={"type": "user", "id": user},
+            outcome="FAILURE",
+        )
     if attempts < 5:
         sign_in(flow, user)
 
@@ -88,17 +121,33 @@ def failed_sign_ins(flow: Flow, user: str) -> None:
 def role_change(flow: Flow, admin: str, user: str) -> None:
     actor = _user(flow.rng, admin)
     role = flow.rng.choice(["billing-admin", "support", "auditor", "developer"])
-    change = flow.step("console", actor, "settingChanged",
-                       {"setting": f"members.{user}.roles",
-                        "changes": [{"field": "roles", "before": "viewer", "after": f"viewer,{role}"}]},
-                       target={"type": "user", "id": user})
-    grant = flow.step("access", _service("access-control"), "roleGranted",
-                      {"role": role, "grantee_id": user, "scope": "org"}, cause=change,
-                      target={"type": "user", "id": user})
+    change = flow.step(
+        "console",
+        actor,
+        "settingChanged",
+        {
+            "setting": f"members.{user}.roles",
+            "changes": [{"field": "roles", "before": "viewer", "after": f"viewer,{role}"}],
+        },
+        target={"type": "user", "id": user},
+    )
+    grant = flow.step(
+        "access",
+        _service("access-control"),
+        "roleGranted",
+        {"role": role, "grantee_id": user, "scope": "org"},
+        cause=change,
+        target={"type": "user", "id": user},
+    )
     if flow.rng.random() < 0.4:
-        flow.step("access", actor, "roleRevoked",
-                  {"role": role, "grantee_id": user, "scope": "org", "reason": "temporary access ended"},
-                  cause=grant, target={"type": "user", "id": user})
+        flow.step(
+            "access",
+            actor,
+            "roleRevoked",
+            {"role": role, "grantee_id": user, "scope": "org", "reason": "temporary access ended"},
+            cause=grant,
+            target={"type": "user", "id": user},
+        )
 
 
 def order(flow: Flow, user: str) -> None:
@@ -106,56 +155,119 @@ def order(flow: Flow, user: str) -> None:
     amount = flow.rng.randint(500, 250_000)
     currency = flow.rng.choice(["EUR", "EUR", "USD", "GBP"])
     money = {"amount_minor": amount, "currency": currency}
-    placed = flow.step("checkout", _user(flow.rng, user), "orderPlaced",
-                       {"order_id": order_id, "total": money, "item_count": flow.rng.randint(1, 6),
-                        "channel": flow.rng.choice(["WEB", "MOBILE", "POS", "API"])},
-                       target={"type": "order", "id": order_id})
+    placed = flow.step(
+        "checkout",
+        _user(flow.rng, user),
+        "orderPlaced",
+        {
+            "order_id": order_id,
+            "total": money,
+            "item_count": flow.rng.randint(1, 6),
+            "channel": flow.rng.choice(["WEB", "MOBILE", "POS", "API"]),
+        },
+        target={"type": "order", "id": order_id},
+    )
     cause = placed
     if flow.rng.random() < 0.15:
-        cause = flow.step("payments", _service("payments-worker"), "paymentFailed",
-                          {"payment_id": f"p_{flow.prefix}_1", "order_id": order_id, "amount": money,
-                           "failure_code": flow.rng.choice(["card_declined", "insufficient_funds"])},
-                          cause=placed, target={"type": "order", "id": order_id}, outcome="FAILURE")
-    payment = flow.step("payments", _service("payments-worker"), "paymentCaptured",
-                        {"payment_id": f"p_{flow.prefix}", "order_id": order_id, "amount": money,
-                         "provider": flow.rng.choice(["acmepay", "stripe", "adyen"])},
-                        cause=cause, target={"type": "order", "id": order_id})
+        cause = flow.step(
+            "payments",
+            _service("payments-worker"),
+            "paymentFailed",
+            {
+                "payment_id": f"p_{flow.prefix}_1",
+                "order_id": order_id,
+                "amount": money,
+                "failure_code": flow.rng.choice(["card_declined", "insufficient_funds"]),
+            },
+            cause=placed,
+            target={"type": "order", "id": order_id},
+            outcome="FAILURE",
+        )
+    payment = flow.step(
+        "payments",
+        _service("payments-worker"),
+        "paymentCaptured",
+        {
+            "payment_id": f"p_{flow.prefix}",
+            "order_id": order_id,
+            "amount": money,
+            "provider": flow.rng.choice(["acmepay", "stripe", "adyen"]),
+        },
+        cause=cause,
+        target={"type": "order", "id": order_id},
+    )
     if flow.rng.random() < 0.2:
-        flow.step("payments", _user(flow.rng, "u_support_1"), "refundIssued",
-                  {"refund_id": f"r_{flow.prefix}", "payment_id": f"p_{flow.prefix}",
-                   "amount": {"amount_minor": amount // 2, "currency": currency},
-                   "reason": flow.rng.choice(["damaged", "late delivery", None])},
-                  cause=payment, target={"type": "order", "id": order_id})
+        flow.step(
+            "payments",
+            _user(flow.rng, "u_support_1"),
+            "refundIssued",
+            {
+                "refund_id": f"r_{flow.prefix}",
+                "payment_id": f"p_{flow.prefix}",
+                "amount": {"amount_minor": amount // 2, "currency": currency},
+                "reason": flow.rng.choice(["damaged", "late delivery", None]),
+            },
+            cause=payment,
+            target={"type": "order", "id": order_id},
+        )
 
 
 def export(flow: Flow, admin: str) -> None:
     actor = _user(flow.rng, admin)
-    key = flow.step("identity", actor, "apiKeyCreated",
-                    {"key_id": f"k_{flow.prefix}", "name": "nightly export", "scopes": ["orders:read"],
-                     "expires_at": flow.at + dt.timedelta(days=30)})
+    key = flow.step(
+        "identity",
+        actor,
+        "apiKeyCreated",
+        {
+            "key_id": f"k_{flow.prefix}",
+            "name": "nightly export",
+            "scopes": ["orders:read"],
+            "expires_at": flow.at + dt.timedelta(days=30),
+        },
+    )
     dataset = flow.rng.choice(["orders", "customers", "payments"])
-    done = flow.step("exports", _service("export-runner"), "dataExported",
-                     {"dataset": dataset, "format": flow.rng.choice(["CSV", "JSON", "PARQUET"]),
-                      "record_count": flow.rng.randint(100, 90_000),
-                      "destination": f"s3://acme-exports/{dataset}/{flow.prefix}"}, cause=key)
-    flow.step("identity", actor, "apiKeyRevoked", {"key_id": f"k_{flow.prefix}", "reason": "export finished"},
-              cause=done)
+    done = flow.step(
+        "exports",
+        _service("export-runner"),
+        "dataExported",
+        {
+            "dataset": dataset,
+            "format": flow.rng.choice(["CSV", "JSON", "PARQUET"]),
+            "record_count": flow.rng.randint(100, 90_000),
+            "destination": f"s3://acme-exports/{dataset}/{flow.prefix}",
+        },
+        cause=key,
+    )
+    flow.step(
+        "identity", actor, "apiKeyRevoked", {"key_id": f"k_{flow.prefix}", "reason": "export finished"}, cause=done
+    )
 
 
 def setting_change(flow: Flow, admin: str) -> None:
     area = flow.rng.choice(["security", "billing", "notifications"])
     if area == "security":
-        changes = [{"field": "mfa_required", "before": "false", "after": "true"},
-                   {"field": "session_timeout_minutes", "before": "720", "after": "60"},
-                   {"field": "allowed_ip_ranges", "before": None, "after": "198.51.100.0/24"}]
+        changes = [
+            {"field": "mfa_required", "before": "false", "after": "true"},
+            {"field": "session_timeout_minutes", "before": "720", "after": "60"},
+            {"field": "allowed_ip_ranges", "before": None, "after": "198.51.100.0/24"},
+        ]
     elif area == "billing":
-        changes = [{"field": "invoice_email", "before": "finance@example.com", "after": "ap@example.com"},
-                   {"field": "currency", "before": "EUR", "after": "USD"}]
+        changes = [
+            {"field": "invoice_email", "before": "finance@example.com", "after": "ap@example.com"},
+            {"field": "currency", "before": "EUR", "after": "USD"},
+        ]
     else:
-        changes = [{"field": "weekly_digest", "before": "true", "after": "false"},
-                   {"field": "alert_channel", "before": "email", "after": "slack"}]
-    flow.step("console", _user(flow.rng, admin), "settingChanged", {"setting": f"org.{area}", "changes": changes},
-              target={"type": "setting", "id": f"org.{area}"})
+        changes = [
+            {"field": "weekly_digest", "before": "true", "after": "false"},
+            {"field": "alert_channel", "before": "email", "after": "slack"},
+        ]
+    flow.step(
+        "console",
+        _user(flow.rng, admin),
+        "settingChanged",
+        {"setting": f"org.{area}", "changes": changes},
+        target={"type": "setting", "id": f"org.{area}"},
+    )
 
 
 def flows(approximate_events: int, seed: int = 7) -> Iterator[Flow]:
@@ -166,8 +278,7 @@ def flows(approximate_events: int, seed: int = 7) -> Iterator[Flow]:
     while produced < approximate_events:
         number += 1
         flow = Flow(rng, number, start + dt.timedelta(days=29) * produced / approximate_events)
-        kind = rng.choices(["sign_in", "failed", "role", "order", "export", "setting"],
-                           weights=[30, 8, 6, 45, 4, 3])[0]
+        kind = rng.choices(["sign_in", "failed", "role", "order", "export", "setting"], weights=[30, 8, 6, 45, 4, 3])[0]
         user, admin = rng.choice(USERS), rng.choice(ADMINS)
         if kind == "sign_in":
             sign_in(flow, user)

@@ -51,9 +51,7 @@ async def demo_keys(engine: AsyncEngine, path: Path, tenant: str, sources: list[
         return stored
     # Key names are unique among a tenant's active keys; a replaced pair may still be active, so each pair has its own.
     pair = secrets.token_hex(3)
-    _, reader = await create_key(
-        engine, name=f"demo-reader-{pair}", tenants=[tenant], scopes=[Scope.READ], sources=[]
-    )
+    _, reader = await create_key(engine, name=f"demo-reader-{pair}", tenants=[tenant], scopes=[Scope.READ], sources=[])
     _, writer = await create_key(
         engine, name=f"demo-writer-{pair}", tenants=[tenant], scopes=[Scope.WRITE], sources=sources
     )
@@ -64,8 +62,12 @@ async def demo_keys(engine: AsyncEngine, path: Path, tenant: str, sources: list[
 
 async def _holds(engine: AsyncEngine, keys: DemoKeys, tenant: str, sources: list[str]) -> bool:
     reader, writer = await authenticate(engine, keys.reader), await authenticate(engine, keys.writer)
-    return (_may(reader, Scope.READ, tenant) and _may(writer, Scope.WRITE, tenant)
-            and writer is not None and set(sources) <= writer.sources)
+    return (
+        _may(reader, Scope.READ, tenant)
+        and _may(writer, Scope.WRITE, tenant)
+        and writer is not None
+        and set(sources) <= writer.sources
+    )
 
 
 def _may(principal: Principal | None, scope: Scope, tenant: str) -> bool:

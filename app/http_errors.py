@@ -39,6 +39,9 @@ def internal_error_response(error: BaseException) -> JSONResponse:
     """An unexpected failure outside GraphQL execution: logged with an id, masked like a resolver's."""
     error_id = uuid.uuid4().hex[:16]
     log.error("internal error %s outside GraphQL execution", error_id, exc_info=error)
-    body = {"errors": [{"message": f"Internal error (id {error_id}).",
-                        "extensions": {"code": Code.INTERNAL, "errorId": error_id}}]}
+    body = {
+        "errors": [
+            {"message": f"Internal error (id {error_id}).", "extensions": {"code": Code.INTERNAL, "errorId": error_id}}
+        ]
+    }
     return JSONResponse(body, status_code=500)

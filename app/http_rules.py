@@ -48,11 +48,20 @@ class JsonOperations:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
             headers = [(name, value) for name, value in scope["headers"] if name != b"content-type"]
             given = [value for name, value in scope["headers"] if name == b"content-type"]
-            problem = "send Content-Type: application/json" if len(given) != 1 else json_media_type(
-                given[0].decode("latin-1"))
+            problem = (
+                "send Content-Type: application/json"
+                if len(given) != 1
+                else json_media_type(given[0].decode("latin-1"))
+            )
             if problem is not None:
-                body = {"errors": [{"message": f"{problem}: operations are POSTed as application/json (UTF-8)",
-                                    "extensions": {"code": "UNSUPPORTED_MEDIA_TYPE"}}]}
+                body = {
+                    "errors": [
+                        {
+                            "message": f"{problem}: operations are POSTed as application/json (UTF-8)",
+                            "extensions": {"code": "UNSUPPORTED_MEDIA_TYPE"},
+                        }
+                    ]
+                }
                 await JSONResponse(body, status_code=415)(scope, receive, send)
                 return
             # Strawberry matches the type by substring; hand it the one spelling it knows.

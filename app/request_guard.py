@@ -104,8 +104,12 @@ class RequestGuard:
             if disconnected.is_set():
                 log.info("client went away: stopped %s %s", scope.get("method"), scope.get("path"))
                 return
-            log.warning("request over its %.0f ms deadline: stopped %s %s", self.timeout * 1000,
-                        scope.get("method"), scope.get("path"))
+            log.warning(
+                "request over its %.0f ms deadline: stopped %s %s",
+                self.timeout * 1000,
+                scope.get("method"),
+                scope.get("path"),
+            )
             if not started:
                 await _timeout_response(self.timeout)(scope, receive, send)
         finally:
@@ -125,6 +129,8 @@ async def _cancel(state: RequestState, work: asyncio.Task[Any] | asyncio.Future[
 
 
 def _timeout_response(timeout: float) -> JSONResponse:
-    message = (f"the request took longer than {timeout * 1000:.0f} ms (AUDIT_REQUEST_TIMEOUT_MS) and was stopped; "
-               "ask for less (smaller pages, fewer nested lists)")
+    message = (
+        f"the request took longer than {timeout * 1000:.0f} ms (AUDIT_REQUEST_TIMEOUT_MS) and was stopped; "
+        "ask for less (smaller pages, fewer nested lists)"
+    )
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": Code.TIMEOUT}}]}, status_code=503)

@@ -63,7 +63,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.compiled = CompiledExecutor(build_schema(settings), settings)
         self.keys = KeyCache(engine, settings.key_cache_seconds)
 
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As Strawberry's, except that every refusal and failure is a JSON error body (app/http_errors.py)."""
         if scope["type"] != "http":

@@ -25,8 +25,16 @@ from app.errors import Code
 
 log = logging.getLogger("app.serving")
 
-_REFUSAL = json.dumps({"errors": [{"message": "the server has too many open connections; retry shortly",
-                                   "extensions": {"code": Code.OVERLOADED}}]}).encode()
+_REFUSAL = json.dumps(
+    {
+        "errors": [
+            {
+                "message": "the server has too many open connections; retry shortly",
+                "extensions": {"code": Code.OVERLOADED},
+            }
+        ]
+    }
+).encode()
 REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\n"
     + f"content-length: {len(_REFUSAL)}\r\n\r\n".encode()
@@ -78,10 +86,14 @@ class GuardedH11Protocol(H11Protocol):
 
 
 def guarded_protocol(settings: Settings) -> type[GuardedH11Protocol]:
-    return type("GatewayH11Protocol", (GuardedH11Protocol,), {
-        "header_timeout": settings.header_timeout_seconds,
-        "max_connections": settings.max_connections,
-    })
+    return type(
+        "GatewayH11Protocol",
+        (GuardedH11Protocol,),
+        {
+            "header_timeout": settings.header_timeout_seconds,
+            "max_connections": settings.max_connections,
+        },
+    )
 
 
 class EnvironmentH11Protocol(GuardedH11Protocol):
@@ -113,9 +125,13 @@ def raise_file_limit(settings: Settings) -> None:
         target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         if target < needed:
-            log.warning("open-file limit %d is below the %d that AUDIT_MAX_CONNECTIONS=%d needs; "
-                        "lower AUDIT_MAX_CONNECTIONS or raise the limit (ulimit -n)", target, needed,
-                        settings.max_connections)
+            log.warning(
+                "open-file limit %d is below the %d that AUDIT_MAX_CONNECTIONS=%d needs; "
+                "lower AUDIT_MAX_CONNECTIONS or raise the limit (ulimit -n)",
+                target,
+                needed,
+                settings.max_connections,
+            )
 
 
 class RateLimitedLog(logging.Filter):

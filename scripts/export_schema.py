@@ -13,8 +13,10 @@ sys.path.insert(0, str(ROOT))
 try:
     from app.graphql.schema import export_sdl
 except ModuleNotFoundError as error:
-    sys.exit(f"{error}. Run this with the project's virtual environment, e.g.\n"
-             f"  {ROOT / '.venv/bin/python'} {Path(__file__).resolve()}")
+    sys.exit(
+        f"{error}. Run this with the project's virtual environment, e.g.\n"
+        f"  {ROOT / '.venv/bin/python'} {Path(__file__).resolve()}"
+    )
 
 target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "schema.graphql"
 target.write_text(export_sdl())

@@ -42,8 +42,13 @@ def tenant_names(count: int) -> list[str]:
 
 
 def writer(tenants: list[str]) -> Principal:
-    return Principal(key_id="generator", name="generator", tenants=frozenset(tenants),
-                     scopes=frozenset({Scope.WRITE}), sources=frozenset(SOURCES))
+    return Principal(
+        key_id="generator",
+        name="generator",
+        tenants=frozenset(tenants),
+        scopes=frozenset({Scope.WRITE}),
+        sources=frozenset(SOURCES),
+    )
 
 
 def submissions(total: int, tenants: list[str], seed: int = 7) -> Iterator[Submission]:
@@ -166,8 +171,9 @@ async def run(url: str, total: int, tenant_count: int, batch_size: int, seed: in
                 print(f"  {done:>10,} events  {elapsed:7.1f} s  {done / elapsed:9,.0f} events/s", flush=True)
 
         started = time.perf_counter()
-        written = await fill(engine, total, tenant_names(tenant_count), batch_size=batch_size, seed=seed,
-                             progress=progress)
+        written = await fill(
+            engine, total, tenant_names(tenant_count), batch_size=batch_size, seed=seed, progress=progress
+        )
         elapsed = time.perf_counter() - started
         print(f"wrote {written:,} new events in {elapsed:.1f} s: {written / elapsed:,.0f} events/s")
     finally:
@@ -180,8 +186,11 @@ async def run(url: str, total: int, tenant_count: int, batch_size: int, seed: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("AUDIT_DATABASE_URL", DEFAULT_URL),
-                        help="default: AUDIT_DATABASE_URL, else the SQLite default")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("AUDIT_DATABASE_URL", DEFAULT_URL),
+        help="default: AUDIT_DATABASE_URL, else the SQLite default",
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--tenants", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=5000)

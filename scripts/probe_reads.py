@@ -48,8 +48,10 @@ from app.store.migrate import upgrade
 from app.store.tables import events
 
 TENANT = "probe"
-ENVELOPE = ("id eventId tenant source type schemaVersion sequence occurredAt recordedAt actor { type id displayName ip "
-            "userAgent } target { type id displayName } outcome correlationId causationId traceparent traceId")
+ENVELOPE = (
+    "id eventId tenant source type schemaVersion sequence occurredAt recordedAt actor { type id displayName ip "
+    "userAgent } target { type id displayName } outcome correlationId causationId traceparent traceId"
+)
 DATA = """... on UserSignedIn { data { method mfa sessionId } }
   ... on UserSignInFailed { data { method failureReason attempt } }
   ... on RoleGranted { data { role granteeId scope } }
@@ -62,13 +64,15 @@ DATA = """... on UserSignedIn { data { method mfa sessionId } }
   ... on RefundIssued { data { refundId paymentId amount { amountMinor currency } reason } }
   ... on DataExported { data { dataset format recordCount destination } }
   ... on SettingChanged { data { setting changes { field before after } } }"""
-FLAT = ("sequence tenant eventId source type occurredAt recordedAt actor { type id } target { type id } outcome "
-        "correlationId causationId")
+FLAT = (
+    "sequence tenant eventId source type occurredAt recordedAt actor { type id } target { type id } outcome "
+    "correlationId causationId"
+)
 QUERIES = {
     "full": f"query Page {{ events(first: 100) {{ pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ "
-            f"__typename ... on AuditEvent {{ {ENVELOPE} }} {DATA} }} }} }} }}",
+    f"__typename ... on AuditEvent {{ {ENVELOPE} }} {DATA} }} }} }} }}",
     "rel": f"query PageCause {{ events(first: 20) {{ pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ "
-           f"... on AuditEvent {{ {FLAT} causedBy {{ ... on AuditEvent {{ {FLAT} }} }} }} }} }} }} }}",
+    f"... on AuditEvent {{ {FLAT} causedBy {{ ... on AuditEvent {{ {FLAT} }} }} }} }} }} }} }}",
     # The fixed cost of a request: HTTP in process, auth, the view; its floor is an empty page's statement.
     "tiny": "{ events(first: 0) { pageInfo { hasNextPage } } }",
 }
@@ -80,8 +84,9 @@ async def seed(engine: AsyncEngine, total: int) -> None:
     batch = []
     for flow in flows(total, seed=3):
         for step in flow.steps:
-            new = validate(Submission(envelope={**step.envelope, "tenant": TENANT}, member=step.member,
-                                      data=step.data), principal)
+            new = validate(
+                Submission(envelope={**step.envelope, "tenant": TENANT}, member=step.member, data=step.data), principal
+            )
             assert not isinstance(new, Rejected), new
             batch.append(new)
             if len(batch) == 1000:
@@ -133,8 +138,10 @@ async def pre_ping_cost(url: str, count: int = 500) -> None:
                 await connection.execute(text("SELECT 1"))
         results.setdefault(ping, []).append((time.perf_counter() - start) / count * 1e6)
         await engine.dispose()
-    print(f"PostgreSQL checkout + SELECT 1: {min(results[True]):.0f} µs with pre-ping, "
-          f"{min(results[False]):.0f} µs without (the gateway checks out one connection per statement)")
+    print(
+        f"PostgreSQL checkout + SELECT 1: {min(results[True]):.0f} µs with pre-ping, "
+        f"{min(results[False]):.0f} µs without (the gateway checks out one connection per statement)"
+    )
 
 
 async def main() -> None:
@@ -155,15 +162,20 @@ async def main() -> None:
     headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
     statements: list[str] = []
     # Every statement but SQLite's explicit BEGIN (as tests/conftest.py counts them).
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda *a: None if a[2].startswith("BEGIN") else statements.append(a[2]))
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda *a: None if a[2].startswith("BEGIN") else statements.append(a[2]),
+    )
     clients = {
         name: httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(s, engine=engine)), base_url="http://p")
         for name, s in (("reference", settings.model_copy(update={"compiled_reads": False})), ("compiled", settings))
     }
     print(f"{args.events} events in SQLite ({directory}); per-request milliseconds, median (p90), interleaved")
-    print(f"{'query':6} {'reference':>16} {'compiled':>16} {'floor':>16} {'compiled, rows new':>19} {'ref/comp':>9}"
-          f" {'comp/floor':>10}  statements ref/comp  identical")
+    print(
+        f"{'query':6} {'reference':>16} {'compiled':>16} {'floor':>16} {'compiled, rows new':>19} {'ref/comp':>9}"
+        f" {'comp/floor':>10}  statements ref/comp  identical"
+    )
     for name, query in QUERIES.items():
         body = json.dumps({"query": query}).encode()
         answers = {}
@@ -198,9 +210,11 @@ async def main() -> None:
         median = {label: statistics.median(values) for label, values in times.items()}
         p90 = {label: statistics.quantiles(values, n=10)[-1] for label, values in times.items()}
         cells = " ".join(f"{median[k]:8.2f} ({p90[k]:5.2f})" for k in calls)
-        print(f"{name:6} {cells} {median['reference'] / median['compiled']:9.1f} "
-              f"{median['compiled'] / median['floor']:10.2f}  {counts['reference']:>10}/{counts['compiled']:<4}"
-              f"  {answers['reference'] == answers['compiled']}")
+        print(
+            f"{name:6} {cells} {median['reference'] / median['compiled']:9.1f} "
+            f"{median['compiled'] / median['floor']:10.2f}  {counts['reference']:>10}/{counts['compiled']:<4}"
+            f"  {answers['reference'] == answers['compiled']}"
+        )
     for client in clients.values():
         await client.aclose()
     await engine.dispose()

@@ -36,9 +36,17 @@ CORRELATED_EFFECTS = """{ events(first: 500) { edges { node { ... on AuditEvent 
 } } } } }"""
 
 ALIASES = 10
-NODES = "query(" + ", ".join(f"$i{n}: [ID!]!" for n in range(ALIASES)) + ") {" + " ".join(
-    f"a{n}: nodes(ids: $i{n}) {{ ... on AuditEvent {{ eventId causedBy {{ ... on AuditEvent {{ eventId }} }} "
-    f"effects(first: 1) {{ ... on AuditEvent {{ eventId }} }} }} }}" for n in range(ALIASES)) + "}"
+NODES = (
+    "query("
+    + ", ".join(f"$i{n}: [ID!]!" for n in range(ALIASES))
+    + ") {"
+    + " ".join(
+        f"a{n}: nodes(ids: $i{n}) {{ ... on AuditEvent {{ eventId causedBy {{ ... on AuditEvent {{ eventId }} }} "
+        f"effects(first: 1) {{ ... on AuditEvent {{ eventId }} }} }} }}"
+        for n in range(ALIASES)
+    )
+    + "}"
+)
 
 VERIFY = "{ verifyIntegrity { ok checkedCount } }"
 
@@ -63,9 +71,14 @@ class Server:
         self.port = _free_port()
         env = {**os.environ, "AUDIT_DATABASE_URL": url, "AUDIT_LOG_LEVEL": "warning", "PYTHONPATH": str(checkout)}
         self.log = log.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(self.port)],
-                                        cwd=checkout, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        preexec_fn=_cap_memory)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(self.port)],
+            cwd=checkout,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_cap_memory,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -84,11 +97,15 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError(field)
 
-    def post(self, key: str, query: str, variables: dict[str, Any] | None = None,
-             timeout: float = 600) -> tuple[int, dict[str, Any] | None, int]:
+    def post(
+        self, key: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 600
+    ) -> tuple[int, dict[str, Any] | None, int]:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/graphql", data=body, headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/graphql",
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 raw = response.read()
@@ -110,8 +127,9 @@ class Server:
 
 def _cli(checkout: Path, url: str, *args: str) -> str:
     env = {**os.environ, "AUDIT_DATABASE_URL": url, "PYTHONPATH": str(checkout)}
-    done = subprocess.run([sys.executable, "-m", "app", *args], cwd=checkout, env=env, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=checkout, env=env, capture_output=True, text=True, check=True
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -121,17 +139,44 @@ def _events(count: int, flow: int) -> list[dict[str, Any]]:
     for n in range(count):
         group, position = divmod(n, flow)
         order = f"ord_{group}_{position - position % 2}"
-        base = {"occurredAt": "2026-01-01T00:00:00Z", "correlationId": f"c_{group}",
-                "actor": {"type": "SERVICE", "id": "bench"}}
+        base = {
+            "occurredAt": "2026-01-01T00:00:00Z",
+            "correlationId": f"c_{group}",
+            "actor": {"type": "SERVICE", "id": "bench"},
+        }
         if position % 2 == 0:
-            found.append({**base, "eventId": order, "source": "checkout", "data": {"orderPlaced": {
-                "orderId": order, "total": {"amountMinor": "1999", "currency": "EUR"}, "itemCount": 1,
-                "channel": "WEB"}}})
+            found.append(
+                {
+                    **base,
+                    "eventId": order,
+                    "source": "checkout",
+                    "data": {
+                        "orderPlaced": {
+                            "orderId": order,
+                            "total": {"amountMinor": "1999", "currency": "EUR"},
+                            "itemCount": 1,
+                            "channel": "WEB",
+                        }
+                    },
+                }
+            )
         else:
-            found.append({**base, "eventId": f"pay_{group}_{position}", "source": "payments", "causationId": order,
-                          "data": {"paymentCaptured": {"paymentId": f"p_{group}_{position}", "orderId": order,
-                                                       "amount": {"amountMinor": "1999", "currency": "EUR"},
-                                                       "provider": "acmepay"}}})
+            found.append(
+                {
+                    **base,
+                    "eventId": f"pay_{group}_{position}",
+                    "source": "payments",
+                    "causationId": order,
+                    "data": {
+                        "paymentCaptured": {
+                            "paymentId": f"p_{group}_{position}",
+                            "orderId": order,
+                            "amount": {"amountMinor": "1999", "currency": "EUR"},
+                            "provider": "acmepay",
+                        }
+                    },
+                }
+            )
     return found
 
 
@@ -150,10 +195,25 @@ def main() -> None:
     url = args.database_url or f"sqlite+aiosqlite:///{work / 'audit.db'}"
     log = work / "server.log"
     _cli(checkout, url, "db", "upgrade")
-    writer = _cli(checkout, url, "keys", "create", "--name", "bench-writer", "--tenant", TENANT, "--scope",
-                  "events:write", "--source", "checkout", "--source", "payments")
-    reader = _cli(checkout, url, "keys", "create", "--name", "bench-reader", "--tenant", TENANT, "--scope",
-                  "events:read")
+    writer = _cli(
+        checkout,
+        url,
+        "keys",
+        "create",
+        "--name",
+        "bench-writer",
+        "--tenant",
+        TENANT,
+        "--scope",
+        "events:write",
+        "--source",
+        "checkout",
+        "--source",
+        "payments",
+    )
+    reader = _cli(
+        checkout, url, "keys", "create", "--name", "bench-reader", "--tenant", TENANT, "--scope", "events:read"
+    )
     server = Server(checkout, url, log)
     try:
         batch = _events(args.events, args.flow)
@@ -163,15 +223,16 @@ def main() -> None:
     finally:
         server.stop()
 
-    ids = [base64.urlsafe_b64encode(f"AuditEvent:{TENANT}:{s}".encode()).decode()
-           for s in range(1, ALIASES * 500 + 1)]
+    ids = [base64.urlsafe_b64encode(f"AuditEvent:{TENANT}:{s}".encode()).decode() for s in range(1, ALIASES * 500 + 1)]
     requests = {
         "correlated500_effects": (CORRELATED_EFFECTS, None),
         "nodes_10x500": (NODES, {f"i{n}": ids[n * 500 : (n + 1) * 500] for n in range(ALIASES)}),
         "verify_all": (VERIFY, None),
     }
-    print(f"checkout {checkout} ({_revision(checkout)}), {args.events} events in correlations of {args.flow}, "
-          f"{url.split(':')[0]}")
+    print(
+        f"checkout {checkout} ({_revision(checkout)}), {args.events} events in correlations of {args.flow}, "
+        f"{url.split(':')[0]}"
+    )
     print(f"{'request':24} {'outcome':28} {'seconds':>8} {'answer MB':>9} {'peak MiB':>9} {'growth MiB':>10}")
     for name, (query, variables) in requests.items():
         server = Server(checkout, url, log)
@@ -184,8 +245,11 @@ def main() -> None:
             peak = server.memory_kib("VmHWM")
         finally:
             server.stop()
-        print(f"{name:24} {_outcome(status, body):28} {seconds:8.2f} {size / 1e6:9.1f} {peak / 1024:9.0f} "
-              f"{(peak - before) / 1024:10.0f}", flush=True)
+        print(
+            f"{name:24} {_outcome(status, body):28} {seconds:8.2f} {size / 1e6:9.1f} {peak / 1024:9.0f} "
+            f"{(peak - before) / 1024:10.0f}",
+            flush=True,
+        )
     lines = log.read_text(errors="replace").splitlines()
     print(f"server log: {len(lines)} lines, {log.stat().st_size / 1e6:.1f} MB ({log})")
 
@@ -201,8 +265,7 @@ def _outcome(status: int, body: dict[str, Any] | None) -> str:
 
 
 def _revision(checkout: Path) -> str:
-    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True)
+    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return done.stdout.strip() or "unknown"
 
 

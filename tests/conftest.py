@@ -125,8 +125,11 @@ async def intruder(engine: AsyncEngine) -> Keys:
     async def make(name: str, scopes: list[str], sources: list[str]) -> str:
         return (await create_key(engine, name=name, tenants=[other], scopes=scopes, sources=sources))[1]
 
-    return Keys(writer=await make("w", ["events:write"], SOURCES), reader=await make("r", ["events:read"], []),
-                rw=await make("rw", ["events:read", "events:write"], SOURCES))
+    return Keys(
+        writer=await make("w", ["events:write"], SOURCES),
+        reader=await make("r", ["events:read"], []),
+        rw=await make("rw", ["events:read", "events:write"], SOURCES),
+    )
 
 
 @pytest.fixture
@@ -136,4 +139,3 @@ def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
     event.listen(engine.sync_engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine.sync_engine, "before_cursor_execute", counter)
-

@@ -22,8 +22,19 @@ def run(*args: str, url: str) -> subprocess.CompletedProcess[str]:
 
 def test_keys_create_prints_the_secret_alone_on_the_last_line(database_url: str) -> None:
     tenant = f"t{uuid.uuid4().hex[:10]}"
-    result = run("keys", "create", "--name", "svc", "--tenant", tenant, "--scope", "events:write",
-                 "--source", "checkout", url=database_url)
+    result = run(
+        "keys",
+        "create",
+        "--name",
+        "svc",
+        "--tenant",
+        tenant,
+        "--scope",
+        "events:write",
+        "--source",
+        "checkout",
+        url=database_url,
+    )
     assert result.returncode == 0, result.stderr
     secret = result.stdout.strip().splitlines()[-1]
     assert " " not in secret and secret.startswith("agw_")

@@ -69,8 +69,13 @@ def test_demo_no_serve_prints_both_keys_the_same_each_run_and_no_url(tmp_path: P
     env = {**os.environ, "AUDIT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/audit.db"}
 
     def run() -> str:
-        result = subprocess.run([sys.executable, "-m", "app", "demo", "--events", "40", "--no-serve"], env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "demo", "--events", "40", "--no-serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 

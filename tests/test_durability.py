@@ -20,8 +20,10 @@ from app.auth.keys import create_key
 from app.store.verify import verify_chain
 from tests.helpers import SOURCES, Api, order_placed, payment_captured
 
-COUNTS = "mutation($events: [RecordEventInput!]!) { recordEvents(events: $events) { acceptedCount duplicateCount " \
-         "rejectedCount results { __typename } } }"
+COUNTS = (
+    "mutation($events: [RecordEventInput!]!) { recordEvents(events: $events) { acceptedCount duplicateCount "
+    "rejectedCount results { __typename } } }"
+)
 
 
 async def _stored(engine: AsyncEngine, tenant: str) -> list[tuple[int, str]]:
@@ -43,8 +45,11 @@ async def test_concurrent_writers_on_two_tenants(api: Api, engine: AsyncEngine, 
             if key is None:
                 body = await api.ok(COUNTS, {"events": events}, key="writer")
             else:
-                response = await api.client.post("/graphql", json={"query": COUNTS, "variables": {"events": events}},
-                                                 headers={"Authorization": f"Bearer {key}"})
+                response = await api.client.post(
+                    "/graphql",
+                    json={"query": COUNTS, "variables": {"events": events}},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
                 body = response.json()["data"]
             accepted += body["recordEvents"]["acceptedCount"]
         return accepted
@@ -81,8 +86,10 @@ async def test_a_database_failure_fails_the_request_and_writes_nothing(
         ]
         teardown = ["DROP TRIGGER test_refuse_boom ON events", "DROP FUNCTION test_refuse_boom()"]
     else:
-        setup = ["CREATE TRIGGER test_refuse_boom BEFORE INSERT ON events WHEN NEW.event_id LIKE 'boom%' "
-                 "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"]
+        setup = [
+            "CREATE TRIGGER test_refuse_boom BEFORE INSERT ON events WHEN NEW.event_id LIKE 'boom%' "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        ]
         teardown = ["DROP TRIGGER test_refuse_boom"]
     async with engine.begin() as connection:
         for statement in setup:
@@ -114,8 +121,12 @@ def _free_port() -> int:
 
 def _start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AUDIT_DATABASE_URL": database_url, "AUDIT_LOG_LEVEL": "warning"}
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -158,8 +169,12 @@ async def test_sigkill_during_ingestion_loses_no_acknowledged_event(
             ids = [event["eventId"] for event in batch]
             sent.append(ids)
             try:
-                response = await client.post(url, json={"query": COUNTS, "variables": {"events": batch}},
-                                             headers={"Authorization": f"Bearer {key}"}, timeout=10)
+                response = await client.post(
+                    url,
+                    json={"query": COUNTS, "variables": {"events": batch}},
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=10,
+                )
             except httpx.HTTPError:
                 return
             if response.status_code == 200 and (response.json().get("data") or {}).get("recordEvents", {}).get(

@@ -32,10 +32,23 @@ async def _post(api: Api, content: bytes, content_type: str) -> httpx.Response:
     return await api.client.post("/graphql", content=content, headers=headers)
 
 
-ACCEPTED = ["application/json", "APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/json;charset=utf8",
-            'application/json; charset="utf-8"', "application/json; profile=x"]
-REFUSED = ["application/jsonx", "application/json-patch+json", "application/graphql+json; x=application/json",
-           "text/json", "application/json; charset=utf-16", "application/json; charset=latin-1", ""]
+ACCEPTED = [
+    "application/json",
+    "APPLICATION/JSON",
+    "Application/Json; charset=UTF-8",
+    "application/json;charset=utf8",
+    'application/json; charset="utf-8"',
+    "application/json; profile=x",
+]
+REFUSED = [
+    "application/jsonx",
+    "application/json-patch+json",
+    "application/graphql+json; x=application/json",
+    "text/json",
+    "application/json; charset=utf-16",
+    "application/json; charset=latin-1",
+    "",
+]
 
 
 @SQLITE_ONLY
@@ -94,8 +107,9 @@ async def test_a_database_failure_during_the_key_lookup_is_a_masked_internal_err
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             query = "{ a: events(first: 1) { totalCount } b: events(first: 2) { totalCount } }"
-            response = await client.post("/graphql", json={"query": query},
-                                         headers={"Authorization": f"Bearer {keys.reader}"})
+            response = await client.post(
+                "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {keys.reader}"}
+            )
     finally:
         await engine.dispose()
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")

@@ -87,18 +87,25 @@ def _free_port() -> int:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     database = tmp_path_factory.mktemp("readme") / "audit.db"
     env = {**os.environ, "AUDIT_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "AUDIT_LOG_LEVEL": "warning"}
-    seeded = subprocess.run([sys.executable, "-m", "app", "demo", "--no-serve"], env=env, capture_output=True,
-                            text=True, timeout=300)
+    seeded = subprocess.run(
+        [sys.executable, "-m", "app", "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert seeded.returncode == 0, seeded.stderr
     keys = dict(re.findall(r"^export (AUDIT_DEMO_\w+)=(\S+)$", seeded.stdout, re.M))
     port = _free_port()
     log = (database.parent / "server.log").open("w")  # a file, not a pipe: nothing reads it while the server runs
-    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     try:
         _wait_until_healthy(port, server)
-        yield Demo(f"http://127.0.0.1:{port}/graphql", port, keys["AUDIT_DEMO_READER"], keys["AUDIT_DEMO_WRITER"],
-                   database)
+        yield Demo(
+            f"http://127.0.0.1:{port}/graphql", port, keys["AUDIT_DEMO_READER"], keys["AUDIT_DEMO_WRITER"], database
+        )
     finally:
         server.terminate()
         try:
@@ -178,13 +185,15 @@ def test_the_mutation_example_is_idempotent(demo: Demo) -> None:
 
 def as_here(block: str, demo: Demo) -> str:
     """The block with the venv and address of this test run (the README says .venv/bin and 127.0.0.1:8000)."""
-    return block.replace(".venv/bin/", f"{Path(sys.executable).parent}/").replace("127.0.0.1:8000",
-                                                                                   f"127.0.0.1:{demo.port}")
+    return block.replace(".venv/bin/", f"{Path(sys.executable).parent}/").replace(
+        "127.0.0.1:8000", f"127.0.0.1:{demo.port}"
+    )
 
 
 def bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_keys_line_gives_the_shell_the_demos_keys(demo: Demo) -> None:
@@ -233,8 +242,9 @@ def _recipe() -> Any:
 
 def _stored(demo: Demo, type_prefix: str = "") -> list[str]:
     with sqlite3.connect(demo.database) as connection:
-        rows = connection.execute("SELECT event_id FROM events WHERE tenant = 'demo' AND type LIKE ? "
-                                  "ORDER BY sequence", (f"{type_prefix}%",)).fetchall()
+        rows = connection.execute(
+            "SELECT event_id FROM events WHERE tenant = 'demo' AND type LIKE ? ORDER BY sequence", (f"{type_prefix}%",)
+        ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -266,8 +276,14 @@ def test_the_postgresql_path_from_zero(postgres_url: str) -> None:
         secrets = [line for line in result.stdout.splitlines() if line.startswith("agw_")]
         assert len(secrets) == 2 and "database is at revision" in result.stdout
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-        check = subprocess.run([sys.executable, "-m", "app", "verify", "--tenant", "demo"], cwd=ROOT,
-                               env={**env, "AUDIT_DATABASE_URL": url}, capture_output=True, text=True, timeout=60)
+        check = subprocess.run(
+            [sys.executable, "-m", "app", "verify", "--tenant", "demo"],
+            cwd=ROOT,
+            env={**env, "AUDIT_DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert check.returncode == 0 and "demo: ok, 0 events" in check.stdout, check.stdout + check.stderr
     finally:
         asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -48,8 +48,18 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, compiled_reads=False, max_cost=10**9)
 
 
-@pytest.mark.parametrize("budget", [pacing.EVENTS_PER_TURN, pytest.param(10**9, marks=pytest.mark.xfail(
-    reason="without pacing the heavy response holds the loop (shows the test can fail)", strict=True))])
+@pytest.mark.parametrize(
+    "budget",
+    [
+        pacing.EVENTS_PER_TURN,
+        pytest.param(
+            10**9,
+            marks=pytest.mark.xfail(
+                reason="without pacing the heavy response holds the loop (shows the test can fail)", strict=True
+            ),
+        ),
+    ],
+)
 async def test_a_small_query_and_healthz_answer_while_a_heavy_one_runs(
     api: Api, budget: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,8 +91,9 @@ async def test_a_request_past_its_deadline_is_stopped_with_timeout(
     api: Api, engine: AsyncEngine, database_url: str, keys: Keys, statements: StatementCounter
 ) -> None:
     await _one_big_correlation(api)
-    async with _client(Settings(database_url=database_url, request_timeout_ms=300, compiled_reads=False,
-                                max_cost=10**9), engine) as client:
+    async with _client(
+        Settings(database_url=database_url, request_timeout_ms=300, compiled_reads=False, max_cost=10**9), engine
+    ) as client:
         api = Api(client, keys)
         statements.statements.clear()
         response = await client.post("/graphql", json={"query": HEAVY}, headers=_auth(keys.reader))
@@ -101,8 +112,13 @@ async def test_a_disconnected_clients_work_stops(
 ) -> None:
     """``nodes`` ×10 aliases of 500 ids runs 10 statements one after another; the client leaves after 2."""
     aliases = 10
-    query = "query(" + ", ".join(f"$i{n}: [ID!]!" for n in range(aliases)) + ") {" + " ".join(
-        f"a{n}: nodes(ids: $i{n}) {{ id }}" for n in range(aliases)) + "}"
+    query = (
+        "query("
+        + ", ".join(f"$i{n}: [ID!]!" for n in range(aliases))
+        + ") {"
+        + " ".join(f"a{n}: nodes(ids: $i{n}) {{ id }}" for n in range(aliases))
+        + "}"
+    )
     ids = [node_id(tenant, s) for s in range(1, aliases * KEYS_PER_STATEMENT + 1)]
     variables = {f"i{n}": ids[n * KEYS_PER_STATEMENT : (n + 1) * KEYS_PER_STATEMENT] for n in range(aliases)}
     body = json.dumps({"query": query, "variables": variables}).encode()
@@ -121,11 +137,22 @@ async def test_a_disconnected_clients_work_stops(
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/graphql", "raw_path": b"/graphql", "query_string": b"", "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"authorization", f"Bearer {keys.reader}".encode()),
-                    (b"host", b"gateway")],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {keys.reader}".encode()),
+            (b"host", b"gateway"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
     }
     statements.statements.clear()
     served = asyncio.ensure_future(app(scope, receive, send))

@@ -22,7 +22,8 @@ def test_schema_graphql_is_up_to_date() -> None:
 
 @pytest.mark.skipif(not CONTRACT_CHECK.exists(), reason="../shared/api/contract_check.py is not beside this checkout")
 def test_schema_honours_the_contract() -> None:
-    result = subprocess.run([sys.executable, str(CONTRACT_CHECK), str(ROOT / "schema.graphql")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(CONTRACT_CHECK), str(ROOT / "schema.graphql")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "contract: OK" in result.stdout

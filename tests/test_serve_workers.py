@@ -32,7 +32,11 @@ def test_two_workers_serve_requests(sqlite_url: str) -> None:
     env = {**os.environ, "AUDIT_DATABASE_URL": sqlite_url, "AUDIT_LOG_LEVEL": "info"}
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -61,8 +61,9 @@ REFUSED_POSTS = {
 
 
 @pytest.mark.parametrize(("body", "content_type"), REFUSED_POSTS.values(), ids=REFUSED_POSTS.keys())
-async def test_a_post_that_cannot_run_is_a_json_error(client: httpx.AsyncClient, body: bytes,
-                                                      content_type: str | None) -> None:
+async def test_a_post_that_cannot_run_is_a_json_error(
+    client: httpx.AsyncClient, body: bytes, content_type: str | None
+) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     response = await client.post("/graphql", content=body, headers=headers)
     assert response.status_code in (400, 415), response.text
@@ -97,8 +98,9 @@ async def test_graphiql_switched_off_is_a_json_404(sqlite_url: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS"])
-async def test_an_unsupported_method_is_a_json_405_that_names_the_allowed_ones(client: httpx.AsyncClient,
-                                                                               method: str) -> None:
+async def test_an_unsupported_method_is_a_json_405_that_names_the_allowed_ones(
+    client: httpx.AsyncClient, method: str
+) -> None:
     response = await client.request(method, "/graphql", content=QUERY, headers={"Content-Type": "application/json"})
     json_error(response, 405)
     assert response.headers["allow"] == "GET, POST"
@@ -128,12 +130,15 @@ async def test_a_store_failure_during_authentication_is_a_masked_logged_error(
     url = f"sqlite+aiosqlite:///{tmp_path}/missing/audit.db"
     engine = create_engine(url)
     try:
-        transport = httpx.ASGITransport(app=create_app(Settings(database_url=url), engine=engine),
-                                        raise_app_exceptions=False)
+        transport = httpx.ASGITransport(
+            app=create_app(Settings(database_url=url), engine=engine), raise_app_exceptions=False
+        )
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            response = await client.post("/graphql", content=b'{"query": "{ events(first: 1) { totalCount } }"}',
-                                         headers={"Content-Type": "application/json",
-                                                  "Authorization": "Bearer agw_0123456789abcdef_secret"})
+            response = await client.post(
+                "/graphql",
+                content=b'{"query": "{ events(first: 1) { totalCount } }"}',
+                headers={"Content-Type": "application/json", "Authorization": "Bearer agw_0123456789abcdef_secret"},
+            )
     finally:
         await engine.dispose()
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")

@@ -41,8 +41,9 @@ def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         "AUDIT_KEEP_ALIVE_SECONDS": str(int(TIMEOUT)),
     }
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + 30
             while _status(port) != 200:

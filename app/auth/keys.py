@@ -43,8 +43,10 @@ def _check_key_name(name: str) -> None:
     if not name.strip() or len(name) > MAX_KEY_NAME:
         raise ValueError(f"a key name has 1-{MAX_KEY_NAME} characters, got {len(name)}")
     if not name.isprintable() or name != name.strip():
-        raise ValueError(f"key name {name!r}: use printable characters only (no newlines, tabs, escape sequences "
-                         "or other control characters) and no leading or trailing spaces")
+        raise ValueError(
+            f"key name {name!r}: use printable characters only (no newlines, tabs, escape sequences "
+            "or other control characters) and no leading or trailing spaces"
+        )
 
 
 async def create_key(
@@ -74,8 +76,10 @@ async def create_key(
             )
             for holder, held in await connection.execute(namesakes):
                 if shared := sorted(set(held) & set(tenants)):
-                    raise ValueError(f"an active key named {name!r} exists already for tenant {shared[0]} "
-                                     f"(key {holder}): revoke it first or choose another name")
+                    raise ValueError(
+                        f"an active key named {name!r} exists already for tenant {shared[0]} "
+                        f"(key {holder}): revoke it first or choose another name"
+                    )
             await connection.execute(
                 api_keys.insert().values(
                     key_id=key_id,
@@ -114,8 +118,7 @@ async def list_keys(engine: AsyncEngine) -> list[tuple[Principal, dt.datetime, d
         rows = (await connection.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
     return [
         (
-            Principal(row.key_id, row.name, frozenset(row.tenants), known_scopes(row.scopes),
-                      frozenset(row.sources)),
+            Principal(row.key_id, row.name, frozenset(row.tenants), known_scopes(row.scopes), frozenset(row.sources)),
             row.created_at,
             row.revoked_at,
         )

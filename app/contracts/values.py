@@ -73,9 +73,7 @@ def _identifier(value: str) -> str:
             raise PydanticCustomError(Code.INVALID_ID, "must not contain whitespace")
         if any(unicodedata.category(char) == "Cf" for char in value):
             # Invisible and bidi-control characters let two ids that print the same differ.
-            raise PydanticCustomError(
-                Code.INVALID_ID, "must not contain invisible or bidirectional control characters"
-            )
+            raise PydanticCustomError(Code.INVALID_ID, "must not contain invisible or bidirectional control characters")
     if not value.isascii() and not unicodedata.is_normalized("NFC", value):
         # "é" as one code point or as e + combining accent: one id, one spelling (the NFC one), never two events.
         raise PydanticCustomError(Code.NOT_NFC, "must be in Unicode normalization form NFC (e.g. 'é' as U+00E9)")
@@ -139,8 +137,7 @@ def canonical_timestamp(value: dt.datetime) -> str:
     (``strftime("%Y")`` writes year 1 as ``1`` on glibc, which is not the ``YYYY`` of DESIGN.md's recipe.)
     """
     u = value.astimezone(dt.UTC)
-    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-            f".{u.microsecond:06d}Z")
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
 
 
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX), AfterValidator(_printable), AfterValidator(_identifier)]

@@ -128,8 +128,10 @@ async def load_page(
     if first is not None and last is not None:
         raise BadUserInput("give first or last, not both")
     backward = last is not None
-    size = context.bounded(last, "last") if last is not None else context.bounded(
-        context.settings.default_page_size if first is None else first, "first"
+    size = (
+        context.bounded(last, "last")
+        if last is not None
+        else context.bounded(context.settings.default_page_size if first is None else first, "first")
     )
     page = await reader.page(
         query,
@@ -156,8 +158,9 @@ async def paginate(
     edges = await paced(
         info.context.pacer,
         page.records,
-        lambda record: AuditEventEdge(cursor=encode_cursor(position_of(record, query.order), digest),
-                                      node=to_event(record)),
+        lambda record: AuditEventEdge(
+            cursor=encode_cursor(position_of(record, query.order), digest), node=to_event(record)
+        ),
     )
     return AuditEventConnection(
         edges=edges,

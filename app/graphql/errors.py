@@ -50,15 +50,21 @@ class _LogBudget:
         self.logged += 1
         summary = _summary(original)
         trace: tuple[type[LoggedError], LoggedError, TracebackType | None] = (
-            LoggedError, LoggedError(summary), original.__traceback__
+            LoggedError,
+            LoggedError(summary),
+            original.__traceback__,
         )
         log.error("internal error %s at %s: %s", error_id, path, summary, exc_info=trace)
 
     def close(self) -> None:
         if self.skipped:
             shown = ", ".join(self.skipped[:10])
-            log.error("%d more internal errors in this request, not logged one by one (ids %s%s)",
-                      len(self.skipped), shown, ", …" if len(self.skipped) > 10 else "")
+            log.error(
+                "%d more internal errors in this request, not logged one by one (ids %s%s)",
+                len(self.skipped),
+                shown,
+                ", …" if len(self.skipped) > 10 else "",
+            )
 
 
 def _summary(original: BaseException) -> str:
@@ -103,7 +109,9 @@ def apply_policy(errors: list[GraphQLError], suggestions: bool = True) -> list[G
 
 
 def _policy(
-    error: GraphQLError, suggestions: bool = True, budget: _LogBudget | None = None,
+    error: GraphQLError,
+    suggestions: bool = True,
+    budget: _LogBudget | None = None,
     original: BaseException | None = None,
 ) -> GraphQLError:
     error.message = _printable(error.message)
@@ -115,21 +123,38 @@ def _policy(
         given = (error.extensions or {}).get("code")
         code = Code.LIMIT_EXCEEDED if limited else given or Code.GRAPHQL_VALIDATION_FAILED
         message = error.message if suggestions else _SUGGESTION.sub("", error.message)
-        return GraphQLError(message, error.nodes, error.source, error.positions, error.path,
-                            extensions={**(error.extensions or {}), "code": code})
+        return GraphQLError(
+            message,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            extensions={**(error.extensions or {}), "code": code},
+        )
     if isinstance(original, UserFacingError):
-        return GraphQLError(str(original), error.nodes, error.source, error.positions, error.path,
-                            extensions={"code": original.code})
+        return GraphQLError(
+            str(original), error.nodes, error.source, error.positions, error.path, extensions={"code": original.code}
+        )
     if isinstance(original, GraphQLError):
         return _policy(original, suggestions, budget)
     if isinstance(original, ValueError | TypeError) and error.path is None:
         # Variable coercion (e.g. a scalar's parse_value) reports the caller's input.
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
-                            extensions={"code": Code.BAD_USER_INPUT})
+        return GraphQLError(
+            error.message,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            extensions={"code": Code.BAD_USER_INPUT},
+        )
     error_id = uuid.uuid4().hex[:16]
     budget.log(error_id, error.path, original)
     return GraphQLError(
-        f"Internal error (id {error_id}).", error.nodes, error.source, error.positions, error.path,
+        f"Internal error (id {error_id}).",
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
         extensions={"code": Code.INTERNAL, "errorId": error_id},
     )
 

@@ -197,7 +197,9 @@ class FastIngest:
         principal = context.require(Scope.WRITE)
         try:
             outcomes = await record_events(
-                context.engine, principal, [_submission(event) for event in coerced],
+                context.engine,
+                principal,
+                [_submission(event) for event in coerced],
                 max_batch=context.settings.max_batch_size,
             )
         except Exception as error:  # the reference path's error policy decides what the caller sees
@@ -255,8 +257,14 @@ class FastIngest:
         assert isinstance(payload_type, GraphQLObjectType)
         build = compiler.object(payload_type, [node])
         key = node.alias.value if node.alias else node.name.value
-        return Plan(key=key, node=node, variable=definition.variable.name.value, build=build, document=document,
-                    operation_name=operation_name)
+        return Plan(
+            key=key,
+            node=node,
+            variable=definition.variable.name.value,
+            build=build,
+            document=document,
+            operation_name=operation_name,
+        )
 
 
 def _refuse(_: Any) -> Any:
@@ -415,9 +423,7 @@ class _Compiler:
             by_kind = {kind: self.object(named(type_name), nodes) for kind, type_name in _RESULT_TYPES.items()}
             return lambda payload: [by_kind[type(item[1])](item) for item in payload.results]
         if where in ("EventAccepted", "EventDuplicate") and name == "event":
-            by_type = {
-                contract.name: self.object(named(contract.graphql_type), nodes) for contract in BY_NAME.values()
-            }
+            by_type = {contract.name: self.object(named(contract.graphql_type), nodes) for contract in BY_NAME.values()}
             return lambda item: (lambda record: by_type[record.type](record))(_record(item))
         if (where, name) == ("EventRejected", "errors"):
             error = self.object(named("InputError"), nodes)

@@ -92,8 +92,9 @@ def _input_object(type_: GraphQLInputObjectType, objects: dict[str, Coercer]) ->
     fields: list[tuple[str, str, Coercer, bool, Any]] = []
     for name, field in type_.fields.items():
         default = Undefined if is_required_input_field(field) else coerce_default_value(field)
-        fields.append((name, field.out_name or name, _compile(field.type, objects), is_required_input_field(field),
-                       default))
+        fields.append(
+            (name, field.out_name or name, _compile(field.type, objects), is_required_input_field(field), default)
+        )
     known = frozenset(type_.fields)
     one_of = type_.is_one_of
     out_type = type_.out_type

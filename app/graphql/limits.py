@@ -24,24 +24,21 @@ def root_fields_rule(maximum: int) -> type[ValidationRule]:
     class MaxRootFields(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
-            fragments = {
-                d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)
-            }
+            fragments = {d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)}
             for definition in context.document.definitions:
                 if isinstance(definition, OperationDefinitionNode):
                     count = _count(definition.selection_set, fragments, frozenset())
                     if count > maximum:
                         context.report_error(
-                            GraphQLError(f"the operation selects {count} root fields; at most {maximum} are allowed",
-                                         definition)
+                            GraphQLError(
+                                f"the operation selects {count} root fields; at most {maximum} are allowed", definition
+                            )
                         )
 
     return MaxRootFields
 
 
-def _count(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]
-) -> int:
+def _count(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]) -> int:
     total = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):

@@ -78,13 +78,9 @@ def check_node_ids(ids: Sequence[str]) -> None:
         raise LimitExceeded(f"nodes takes at most {MAX_NODE_IDS} ids, got {len(ids)}")
 
 
-def events_query(
-    filter: AuditEventFilter | None, search: str | None, order_by: AuditEventOrder | None
-) -> EventQuery:
+def events_query(filter: AuditEventFilter | None, search: str | None, order_by: AuditEventOrder | None) -> EventQuery:
     """What ``events(filter, search, orderBy)`` reads (shared with the compiled executor)."""
-    filters = tuple(
-        f for f in (filter.to_filter() if filter else None, parse_search(search) if search else None) if f
-    )
+    filters = tuple(f for f in (filter.to_filter() if filter else None, parse_search(search) if search else None) if f)
     return EventQuery(filters=filters, order=order_by.to_order() if order_by else Order())
 
 
@@ -137,8 +133,9 @@ class Query:
         order_by: AuditEventOrder | None = None,
     ) -> AuditEventConnection:
         info.context.require(Scope.READ)
-        return await paginate(info, events_query(filter, search, order_by), first=first, after=after, last=last,
-                              before=before)
+        return await paginate(
+            info, events_query(filter, search, order_by), first=first, after=after, last=last, before=before
+        )
 
     @strawberry.field(
         description="One event by the producer's eventId; when several sources use that id, the earliest recorded."

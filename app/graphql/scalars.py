@@ -61,9 +61,7 @@ DateTimeScalar = strawberry.scalar(
 
 BigIntScalar = strawberry.scalar(
     name="BigInt",
-    description=(
-        'A signed 64-bit integer, serialized as a string of decimal digits with an optional leading "-".'
-    ),
+    description=('A signed 64-bit integer, serialized as a string of decimal digits with an optional leading "-".'),
     serialize=_serialize_bigint,
     parse_value=_parse_bigint,
 )

@@ -51,9 +51,7 @@ def validation_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
     reference execution would accept (its own answer for any other document is the reference's).
     """
     introspection = () if settings.introspection else (NoSchemaIntrospectionCustomRule,)
-    return (
-        *specified_rules, *limit_rules(settings), *introspection, MaybeNullValidationRule, OneOfInputValidationRule
-    )
+    return (*specified_rules, *limit_rules(settings), *introspection, MaybeNullValidationRule, OneOfInputValidationRule)
 
 
 @functools.lru_cache(maxsize=16)

@@ -128,9 +128,7 @@ async def _select_heads(connection: AsyncConnection, tenants: list[str]) -> dict
     return heads
 
 
-async def _stored(
-    connection: AsyncConnection, batch: Sequence[NewEvent]
-) -> dict[tuple[str, str, str], EventRecord]:
+async def _stored(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dict[tuple[str, str, str], EventRecord]:
     """The stored events under the batch's (tenant, source, eventId) keys.
 
     The statement asks for tenant ∈ batch tenants and eventId ∈ batch ids (index ``uq_events_tenant_event_id_source``)
@@ -158,4 +156,3 @@ async def _stored(
 def _array(values: list[str]) -> BindParameter[list[str]]:
     """One array parameter (``= ANY($1)``): the statement's text stays the same whatever the batch."""
     return bindparam(None, values, type_=ARRAY(String))  # type: ignore[arg-type]  # stubs want a python-typed type
-

@@ -200,7 +200,8 @@ class TenantReader:
         for cause in found:
             by_id.setdefault(cause[0], []).append(cause)
         statements = (
-            union_all(*(self._effects_branch(cause, limit) for cause in chunk)) if len(chunk) > 1
+            union_all(*(self._effects_branch(cause, limit) for cause in chunk))
+            if len(chunk) > 1
             else self._effects_branch(chunk[0], limit)
             for chunk in chunks(list(found), EFFECTS_PER_STATEMENT)
         )

@@ -49,10 +49,28 @@ class Plan:
     peer_connections: int
 
 
-FULL = Plan(read_events=1_000_000, ingest={100: (40_000, 12.0), 500: (100_000, 12.0)}, read_rounds=300,
-            read_seconds=45.0, load_seconds=6.0, clients=4, peer_rounds=2, peer_seconds=15, peer_connections=10)
-QUICK = Plan(read_events=100_000, ingest={100: (2_000, 3.0), 500: (5_000, 3.0)}, read_rounds=20, read_seconds=5.0,
-             load_seconds=2.0, clients=4, peer_rounds=1, peer_seconds=4, peer_connections=10)
+FULL = Plan(
+    read_events=1_000_000,
+    ingest={100: (40_000, 12.0), 500: (100_000, 12.0)},
+    read_rounds=300,
+    read_seconds=45.0,
+    load_seconds=6.0,
+    clients=4,
+    peer_rounds=2,
+    peer_seconds=15,
+    peer_connections=10,
+)
+QUICK = Plan(
+    read_events=100_000,
+    ingest={100: (2_000, 3.0), 500: (5_000, 3.0)},
+    read_rounds=20,
+    read_seconds=5.0,
+    load_seconds=2.0,
+    clients=4,
+    peer_rounds=1,
+    peer_seconds=4,
+    peer_connections=10,
+)
 
 
 def _lock_held() -> bool:
@@ -82,10 +100,18 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
     if "postgresql" in args.backends:
         info["postgresql"] = await report.postgres_version()
     figures: dict[str, Any] = {
-        "command": command, "started": started_at.isoformat(), "quick": args.quick, "machine": info,
+        "command": command,
+        "started": started_at.isoformat(),
+        "quick": args.quick,
+        "machine": info,
         "plan": {**plan.__dict__, "ingest": {str(k): v for k, v in plan.ingest.items()}},
-        "load": {"before": report.load_average()}, "steps": {}, "generated": {}, "ingest": {}, "read": {},
-        "failures": {}, "worst": {"measured": False, "reason": "not run"},
+        "load": {"before": report.load_average()},
+        "steps": {},
+        "generated": {},
+        "ingest": {},
+        "read": {},
+        "failures": {},
+        "worst": {"measured": False, "reason": "not run"},
     }
     directory = Path(tempfile.mkdtemp(prefix="audit-bench-"))
 
@@ -106,8 +132,7 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
     async def ingest_step(backend: str) -> None:
         if not bodies:
             log("ingestion: serializing the request bodies (once for every backend)")
-            bodies.update(ingest_bodies({size: count for size, (count, _) in plan.ingest.items()}, INGEST_TENANT,
-                                        101))
+            bodies.update(ingest_bodies({size: count for size, (count, _) in plan.ingest.items()}, INGEST_TENANT, 101))
         log(f"{backend}: ingestion, batches {', '.join(map(str, plan.ingest))}")
         results = await ingestion(backend, directory, plan.ingest, plan.clients, bodies)
         figures["ingest"][backend] = [r.as_json() for r in results]
@@ -115,7 +140,8 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
     async def log_step(backend: str) -> None:
         log(f"{backend}: the {plan.read_events:,}-event read log")
         read_urls[backend], figures["generated"][backend] = await read_log(
-            backend, plan.read_events, READ_TENANT, args.data_dir)
+            backend, plan.read_events, READ_TENANT, args.data_dir
+        )
 
     async def read_step(backend: str) -> None:
         log(f"{backend}: reads")
@@ -126,11 +152,17 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
         figures["read"][backend] = summary(results, refused, executors)
 
     async def peer_step() -> None:
-        outcome = await peer.side_by_side(read_urls["postgresql"], directory, plan.peer_rounds, plan.peer_seconds,
-                                          plan.peer_connections)
-        figures["peer"] = {"rounds": outcome.rounds, "duration": outcome.duration,
-                           "connections": outcome.connections, "runs": outcome.runs,
-                           "summary": outcome.summary(), "workers_supported": workers_supported()}
+        outcome = await peer.side_by_side(
+            read_urls["postgresql"], directory, plan.peer_rounds, plan.peer_seconds, plan.peer_connections
+        )
+        figures["peer"] = {
+            "rounds": outcome.rounds,
+            "duration": outcome.duration,
+            "connections": outcome.connections,
+            "runs": outcome.runs,
+            "summary": outcome.summary(),
+            "workers_supported": workers_supported(),
+        }
 
     async def worst_step() -> None:
         url = read_urls.get("postgresql") or next(iter(read_urls.values()))
@@ -193,11 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reads", action="store_true")
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--profile", action="store_true", help="add pyinstrument profiles of a page and a batch")
-    parser.add_argument("--data-dir", type=Path, default=Path("/work/bench-data"),
-                        help="where the reusable SQLite read log lives (default /work/bench-data)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("/work/bench-data"),
+        help="where the reusable SQLite read log lives (default /work/bench-data)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks" / "latest.json",
-                        help="the run's raw figures (default docs/benchmarks/latest.json)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks" / "latest.json",
+        help="the run's raw figures (default docs/benchmarks/latest.json)",
+    )
     parser.add_argument("--compare", type=Path, help="a previous run's JSON: add a before → after table")
     parser.add_argument("--render", type=Path, help="only render --output from this JSON (no measuring)")
     args = parser.parse_args(argv)
@@ -207,13 +247,26 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {args.output} from {args.render}")
         return 0
     base = QUICK if args.quick else FULL
-    plan = Plan(**{**base.__dict__, **{k: v for k, v in {
-        "read_events": args.read_events, "peer_rounds": args.peer_rounds, "peer_seconds": args.peer_seconds,
-        "peer_connections": args.peer_connections}.items() if v}})
+    plan = Plan(
+        **{
+            **base.__dict__,
+            **{
+                k: v
+                for k, v in {
+                    "read_events": args.read_events,
+                    "peer_rounds": args.peer_rounds,
+                    "peer_seconds": args.peer_seconds,
+                    "peer_connections": args.peer_connections,
+                }.items()
+                if v
+            },
+        }
+    )
     if not _lock_held():
         log(f"warning: {LOCK} is not held: run benchmarks under `flock {LOCK} …` so two never measure at once")
     command = "flock /work/bench.lock .venv/bin/python -m scripts.bench" + "".join(
-        f" {a}" for a in (sys.argv[1:] if argv is None else argv))
+        f" {a}" for a in (sys.argv[1:] if argv is None else argv)
+    )
     figures = asyncio.run(run(args, plan, command))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=1, default=str) + "\n")

@@ -30,8 +30,9 @@ def _chunks(rows: Sequence[Any], batch: int) -> list[Sequence[Any]]:
     return [rows[i : i + batch] for i in range(0, len(rows), batch)]
 
 
-async def core_insert(engine: AsyncEngine, rows: list[dict[str, Any]], batch: int, clients: int, seconds: float
-                      ) -> tuple[int, Timing]:
+async def core_insert(
+    engine: AsyncEngine, rows: list[dict[str, Any]], batch: int, clients: int, seconds: float
+) -> tuple[int, Timing]:
     """SQLAlchemy Core ``insert()`` (executemany), ``clients`` concurrent tasks, one transaction per batch."""
     queue = iter(_chunks(rows, batch))
     inserted = [0]
@@ -53,7 +54,8 @@ def stored_rows_sqlite(path: str, tenant: str, after: int, upto: int) -> list[tu
     with sqlite3.connect(path) as connection:
         return connection.execute(
             f"SELECT {', '.join(COLUMNS)} FROM events WHERE tenant = ? AND sequence > ? AND sequence <= ? "
-            "ORDER BY sequence", (tenant, after, upto)
+            "ORDER BY sequence",
+            (tenant, after, upto),
         ).fetchall()
 
 
@@ -62,15 +64,19 @@ async def stored_rows_postgres(dsn: str, tenant: str, after: int, upto: int) -> 
     try:
         records = await connection.fetch(
             f"SELECT {', '.join(COLUMNS)} FROM events WHERE tenant = $1 AND sequence > $2 AND sequence <= $3 "
-            "ORDER BY sequence", tenant, after, upto
+            "ORDER BY sequence",
+            tenant,
+            after,
+            upto,
         )
         return [tuple(record) for record in records]
     finally:
         await connection.close()
 
 
-async def sqlite_executemany(path: str, rows: list[tuple[Any, ...]], batch: int, clients: int, seconds: float
-                             ) -> tuple[int, Timing]:
+async def sqlite_executemany(
+    path: str, rows: list[tuple[Any, ...]], batch: int, clients: int, seconds: float
+) -> tuple[int, Timing]:
     """Stdlib ``sqlite3`` ``executemany``, WAL + ``synchronous=FULL``, one connection and thread per client."""
     statement = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
     connections: list[sqlite3.Connection] = []
@@ -106,15 +112,18 @@ async def sqlite_executemany(path: str, rows: list[tuple[Any, ...]], batch: int,
     return inserted[0], timing
 
 
-async def postgres_executemany(dsn: str, rows: list[tuple[Any, ...]], batch: int, clients: int, seconds: float
-                               ) -> tuple[int, Timing]:
+async def postgres_executemany(
+    dsn: str, rows: list[tuple[Any, ...]], batch: int, clients: int, seconds: float
+) -> tuple[int, Timing]:
     """asyncpg ``executemany`` in one transaction per batch, ``clients`` connections."""
-    statement = (f"INSERT INTO events ({', '.join(COLUMNS)}) "
-                 f"VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})")
+    statement = (
+        f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
+    )
     queue = iter(_chunks(rows, batch))
     inserted = [0]
-    async with asyncpg.create_pool(dsn, min_size=clients, max_size=clients,
-                                   server_settings={"synchronous_commit": "on"}) as pool:
+    async with asyncpg.create_pool(
+        dsn, min_size=clients, max_size=clients, server_settings={"synchronous_commit": "on"}
+    ) as pool:
 
         async def one() -> None:
             chunk = next(queue)
@@ -147,8 +156,12 @@ async def raw_page(engine: AsyncEngine, tenant: str, size: int, before_sequence:
 def _first_per_key(tenant: str, column: Any, values: Sequence[str], limit: int) -> Any:
     """The first ``limit`` events per key value, oldest first: one ``UNION ALL`` of keyset branches."""
     branches: list[Select[Any]] = [
-        select(events).where(events.c.tenant == tenant, column == value).order_by(events.c.sequence).limit(limit)
-        .subquery().select()
+        select(events)
+        .where(events.c.tenant == tenant, column == value)
+        .order_by(events.c.sequence)
+        .limit(limit)
+        .subquery()
+        .select()
         for value in values
     ]
     return branches[0] if len(branches) == 1 else union_all(*branches)

@@ -49,8 +49,9 @@ async def _head(engine: AsyncEngine, tenant: str) -> int:
         return int((await connection.execute(statement)).scalar_one())
 
 
-async def _send_all(client: httpx.AsyncClient, key: str, bodies: list[tuple[bytes, int]], clients: int,
-                    seconds: float) -> tuple[int, Timing]:
+async def _send_all(
+    client: httpx.AsyncClient, key: str, bodies: list[tuple[bytes, int]], clients: int, seconds: float
+) -> tuple[int, Timing]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     queue = iter(bodies)
     accepted = [0]
@@ -66,8 +67,13 @@ async def _send_all(client: httpx.AsyncClient, key: str, bodies: list[tuple[byte
     return accepted[0], timing
 
 
-async def ingestion(backend: str, directory: Path, batches: dict[int, tuple[int, float]], clients: int,
-                    bodies: dict[int, list[tuple[bytes, int]]]) -> list[IngestResult]:
+async def ingestion(
+    backend: str,
+    directory: Path,
+    batches: dict[int, tuple[int, float]],
+    clients: int,
+    bodies: dict[int, list[tuple[bytes, int]]],
+) -> list[IngestResult]:
     """Per batch size: gateway events/s, then Core and the driver on the same rows, in that order, in one run.
 
     ``bodies``: :func:`workload.ingest_bodies` for ``INGEST_TENANT`` (each backend gets fresh databases).
@@ -78,9 +84,10 @@ async def ingestion(backend: str, directory: Path, batches: dict[int, tuple[int,
     gateway_engine, core_engine = create_engine(url), create_engine(databases.urls["core"])
     results: list[IngestResult] = []
     try:
-        async with Server(url, directory / f"server-ingest-{backend}.log") as server, http_client(
-            server.base_url, clients
-        ) as client:
+        async with (
+            Server(url, directory / f"server-ingest-{backend}.log") as server,
+            http_client(server.base_url, clients) as client,
+        ):
             await _send_all(client, key, bodies[0], clients, 60)  # warm-up: connections, caches, statements
             for size, (_, seconds) in sorted(batches.items()):
                 for engine in (gateway_engine, core_engine):  # what autovacuum would have done by now
@@ -92,8 +99,9 @@ async def ingestion(backend: str, directory: Path, batches: dict[int, tuple[int,
                     raise RuntimeError(f"batch {size}: {sent} events acknowledged, {after - before} stored")
                 async with gateway_engine.connect() as connection:
                     stored = await connection.execute(
-                        select(events).where(events.c.tenant == INGEST_TENANT, events.c.sequence > before,
-                                             events.c.sequence <= after).order_by(events.c.sequence)
+                        select(events)
+                        .where(events.c.tenant == INGEST_TENANT, events.c.sequence > before, events.c.sequence <= after)
+                        .order_by(events.c.sequence)
                     )
                     rows = [dict(row._mapping) for row in stored]
                 core_rows, core = await floors.core_insert(core_engine, rows, size, clients, seconds)
@@ -101,17 +109,27 @@ async def ingestion(backend: str, directory: Path, batches: dict[int, tuple[int,
                 if backend == "sqlite":
                     raw = floors.stored_rows_sqlite(url.split("///", 1)[1], INGEST_TENANT, before, after)
                     driver_rows, driver = await floors.sqlite_executemany(
-                        driver_url.split("///", 1)[1], raw, size, clients, seconds)
+                        driver_url.split("///", 1)[1], raw, size, clients, seconds
+                    )
                 else:
                     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
                     raw = await floors.stored_rows_postgres(dsn, INGEST_TENANT, before, after)
                     driver_rows, driver = await floors.postgres_executemany(
-                        driver_url.replace("postgresql+asyncpg://", "postgresql://"), raw, size, clients, seconds)
-                result = IngestResult(size, sent, sent / timing.elapsed, timing.p50_ms, core_rows / core.elapsed,
-                                      driver_rows / driver.elapsed)
-                log(f"  {backend} ingest batch {size}: gateway {result.gateway_events_per_s:,.0f} ev/s, "
+                        driver_url.replace("postgresql+asyncpg://", "postgresql://"), raw, size, clients, seconds
+                    )
+                result = IngestResult(
+                    size,
+                    sent,
+                    sent / timing.elapsed,
+                    timing.p50_ms,
+                    core_rows / core.elapsed,
+                    driver_rows / driver.elapsed,
+                )
+                log(
+                    f"  {backend} ingest batch {size}: gateway {result.gateway_events_per_s:,.0f} ev/s, "
                     f"Core {result.core_rows_per_s:,.0f} rows/s, driver {result.driver_rows_per_s:,.0f} rows/s; "
-                    f"gateway ÷ Core {result.ratio:.3f}")
+                    f"gateway ÷ Core {result.ratio:.3f}"
+                )
                 results.append(result)
     finally:
         await core_engine.dispose()

@@ -55,8 +55,9 @@ async def sequential(call: Callable[[], Awaitable[object]], count: int, seconds:
     return Timing(latencies, time.perf_counter() - started)
 
 
-async def interleaved(calls: dict[str, Callable[[], Awaitable[object]]], rounds: int, seconds: float
-                      ) -> dict[str, Timing]:
+async def interleaved(
+    calls: dict[str, Callable[[], Awaitable[object]]], rounds: int, seconds: float
+) -> dict[str, Timing]:
     """Sequential calls in rounds, each call once per round: slow drifts of a noisy machine hit all alike.
 
     A timing's ``elapsed`` is the sum of its own latencies, so its rate is that of one sequential client.

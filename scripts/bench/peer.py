@@ -56,8 +56,15 @@ PAIRS = [
 
 
 def _run(command: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, **(env or {})})
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}")
     return done.stdout
@@ -66,8 +73,12 @@ def _run(command: list[str], cwd: Path, timeout: float, env: dict[str, str] | No
 def _psql(database: str, *arguments: str, user: str = "postgres", timeout: float = 1800) -> str:
     host = POSTGRES_ADMIN_URL.split("@", 1)[1].split("/", 1)[0]
     hostname, _, port = host.partition(":")
-    return _run(["psql", "-v", "ON_ERROR_STOP=1", "-h", hostname, "-p", port or "5432", "-U", user, "-d", database,
-                 *arguments], WORK, timeout, env={"PGPASSWORD": "peer"})
+    return _run(
+        ["psql", "-v", "ON_ERROR_STOP=1", "-h", hostname, "-p", port or "5432", "-U", user, "-d", database, *arguments],
+        WORK,
+        timeout,
+        env={"PGPASSWORD": "peer"},
+    )
 
 
 async def _peer_fetch(statement: str) -> Any:
@@ -91,16 +102,21 @@ async def setup() -> None:
         await admin("CREATE ROLE peer LOGIN PASSWORD 'peer'")
     if not await database_exists("peer"):
         await admin("CREATE DATABASE peer OWNER peer")
-    loaded = await _peer_fetch(
-        "SELECT (SELECT count(*) FROM events WHERE seq <= 1000000) = 1000000"
-        " AND to_regproc('create_events') IS NOT NULL"
-        " AND coalesce(obj_description('events'::regclass, 'pg_class'), '') LIKE '%@foreignKey%'"
-    ) if await _peer_fetch("SELECT to_regclass('events') IS NOT NULL") else False
+    loaded = (
+        await _peer_fetch(
+            "SELECT (SELECT count(*) FROM events WHERE seq <= 1000000) = 1000000"
+            " AND to_regproc('create_events') IS NOT NULL"
+            " AND coalesce(obj_description('events'::regclass, 'pg_class'), '') LIKE '%@foreignKey%'"
+        )
+        if await _peer_fetch("SELECT to_regclass('events') IS NOT NULL")
+        else False
+    )
     if not loaded:
         log("  peer: loading schema.sql, load.sql (1M rows, a few minutes), smarttags.sql, batchfn.sql")
         _psql("peer", "-f", "schema.sql", "-f", "load.sql", "-f", "smarttags.sql", "-f", "batchfn.sql", user="peer")
-    removed = await _peer_fetch("WITH gone AS (DELETE FROM events WHERE seq > 1000000 RETURNING 1) "
-                                "SELECT count(*) FROM gone")
+    removed = await _peer_fetch(
+        "WITH gone AS (DELETE FROM events WHERE seq > 1000000 RETURNING 1) SELECT count(*) FROM gone"
+    )
     if removed:
         log(f"  peer: removed {removed:,} rows a previous run's createEvents added; VACUUM ANALYZE")
         connection = await asyncpg.connect(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/peer", timeout=10)
@@ -132,15 +148,20 @@ class PostGraphile:
         with (WORK / "pg5.log").open("ab") as output:
             self.process = subprocess.Popen(
                 [str(WORK / NODE), "node_modules/.bin/postgraphile", "-C", "graphile.config.run.mjs"],
-                cwd=WORK, env=env, stdout=output, stderr=subprocess.STDOUT)
+                cwd=WORK,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(trust_env=False, timeout=2) as client:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"PostGraphile exited: {(WORK / 'pg5.log').read_text()[-2000:]}")
                 try:
-                    response = await client.post(f"http://127.0.0.1:{self.port}/graphql",
-                                                 json={"query": "{__typename}"})
+                    response = await client.post(
+                        f"http://127.0.0.1:{self.port}/graphql", json={"query": "{__typename}"}
+                    )
                     if response.status_code == 200:
                         return self
                 except httpx.TransportError:
@@ -159,8 +180,9 @@ class PostGraphile:
                 await asyncio.to_thread(self.process.wait, 10)
 
 
-def _autocannon(script: str, mode: str, duration: int, connections: int, env: dict[str, str] | None = None
-                ) -> dict[str, Any]:
+def _autocannon(
+    script: str, mode: str, duration: int, connections: int, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """One harness run; its final JSON line (req/s, events/s, latencies, errors)."""
     output = _run([str(WORK / NODE), script, mode, str(duration), str(connections)], WORK, duration + 120, env)
     for line in reversed(output.splitlines()):
@@ -194,14 +216,26 @@ class PeerRun:
                     peer_values.append(peer["result"][metric])
                     our_values.append(gateway["result"][metric])
                     processes.add(gateway["processes"])
-                    problems += sum(int(gateway["result"].get(k) or 0)
-                                    for k in ("non2xx", "errors", "timeouts", "gql_errors"))
+                    problems += sum(
+                        int(gateway["result"].get(k) or 0) for k in ("non2xx", "errors", "timeouts", "gql_errors")
+                    )
                     ratios.append(our_values[-1] / peer_values[-1] if peer_values[-1] else 0.0)
                 if ratios:
-                    rows.append({"pair": label, "peer_mode": theirs, "gateway_mode": ours, "config": config,
-                                 "metric": metric, "processes": sorted(processes), "peer": peer_values,
-                                 "gateway": our_values, "ratios": ratios, "ratio": statistics.median(ratios),
-                                 "gateway_problems": problems})
+                    rows.append(
+                        {
+                            "pair": label,
+                            "peer_mode": theirs,
+                            "gateway_mode": ours,
+                            "config": config,
+                            "metric": metric,
+                            "processes": sorted(processes),
+                            "peer": peer_values,
+                            "gateway": our_values,
+                            "ratios": ratios,
+                            "ratio": statistics.median(ratios),
+                            "gateway_problems": problems,
+                        }
+                    )
         return rows
 
     def _find(self, round_: int, side: str, config: str, mode: str) -> dict[str, Any] | None:
@@ -234,10 +268,19 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
                     for side in sides:
                         if side == "postgraphile":
                             log(f"peer round {round_ + 1}/{rounds}: PostGraphile {peer_mode}, {duration} s")
-                            result = await asyncio.to_thread(_autocannon, "bench.run.mjs", peer_mode, duration,
-                                                             connections)
-                            run.runs.append({"round": round_, "side": side, "config": "", "mode": peer_mode,
-                                             "processes": 1, "result": result})
+                            result = await asyncio.to_thread(
+                                _autocannon, "bench.run.mjs", peer_mode, duration, connections
+                            )
+                            run.runs.append(
+                                {
+                                    "round": round_,
+                                    "side": side,
+                                    "config": "",
+                                    "mode": peer_mode,
+                                    "processes": 1,
+                                    "result": result,
+                                }
+                            )
                             _say(result)
                             continue
                         writes = peer_mode.startswith("d")
@@ -246,12 +289,23 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
                             async with Server(url, directory / f"server-peer-{config}.log", workers) as server:
                                 env = {"GW_URL": f"{server.base_url}/graphql", "GW_KEY": writer if writes else reader}
                                 for mode in our_modes:
-                                    log(f"peer round {round_ + 1}/{rounds}: gateway {mode} ({config}, "
-                                        f"{server.processes} process(es)), {duration} s")
-                                    result = await asyncio.to_thread(_autocannon, "gwbench.run.mjs", mode, duration,
-                                                                     connections, env)
-                                    run.runs.append({"round": round_, "side": side, "config": config, "mode": mode,
-                                                     "processes": server.processes, "result": result})
+                                    log(
+                                        f"peer round {round_ + 1}/{rounds}: gateway {mode} ({config}, "
+                                        f"{server.processes} process(es)), {duration} s"
+                                    )
+                                    result = await asyncio.to_thread(
+                                        _autocannon, "gwbench.run.mjs", mode, duration, connections, env
+                                    )
+                                    run.runs.append(
+                                        {
+                                            "round": round_,
+                                            "side": side,
+                                            "config": config,
+                                            "mode": mode,
+                                            "processes": server.processes,
+                                            "result": result,
+                                        }
+                                    )
                                     _say(result)
     finally:
         await ingest.drop()
@@ -259,8 +313,11 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
 
 
 def _say(result: dict[str, Any]) -> None:
-    rate = (f"{result['events_per_s']:,.0f} events/s" if "events_per_s" in result
-            else f"{result['req_per_s']} req/s") + f" ({result.get('requests')} requests)"
+    rate = (
+        f"{result['events_per_s']:,.0f} events/s" if "events_per_s" in result else f"{result['req_per_s']} req/s"
+    ) + f" ({result.get('requests')} requests)"
     problems = {k: result.get(k) for k in ("non2xx", "errors", "timeouts", "gql_errors") if result.get(k)}
-    log(f"    {rate}, p50 {result.get('p50_ms')} ms, p99 {result.get('p99_ms')} ms"
-        + (f", problems {problems}" if problems else ""))
+    log(
+        f"    {rate}, p50 {result.get('p50_ms')} ms, p99 {result.get('p99_ms')} ms"
+        + (f", problems {problems}" if problems else "")
+    )

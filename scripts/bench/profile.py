@@ -71,7 +71,9 @@ def summarize(profiler: Profiler, title: str, requests: int, seconds: float) -> 
     text = profiler.output_text(unicode=False, color=False, time="percent_of_total")
     kept = [line for line in text.splitlines() if (m := re.search(r"(\d+\.\d)%", line)) and float(m[1]) >= 2.0]
     return ProfileReport(
-        title, requests, seconds,
+        title,
+        requests,
+        seconds,
         sorted(((k, v / total) for k, v in buckets.items()), key=lambda kv: -kv[1])[:14],
         sorted(((k, v / total) for k, v in functions.items()), key=lambda kv: -kv[1])[:20],
         "\n".join(kept[:70]),
@@ -106,8 +108,9 @@ async def profile_write(url: str, seconds: float) -> ProfileReport:
             graphql_data(await client.post("/graphql", content=next(bodies), headers=headers))
             profiler = Profiler(interval=0.0005, async_mode="enabled")
             profiler.start()
-            timing = await sequential(lambda: client.post("/graphql", content=next(bodies), headers=headers),
-                                      99, seconds)
+            timing = await sequential(
+                lambda: client.post("/graphql", content=next(bodies), headers=headers), 99, seconds
+            )
             profiler.stop()
         return summarize(profiler, "recordEvents, batches of 500 (in-process)", timing.count, timing.elapsed)
     finally:

@@ -43,10 +43,19 @@ class ReadResult:
         return self.in_process.p50_ms / self.raw.p50_ms if self.raw.p50_ms else 0.0
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "http_p50_ms": self.http.p50_ms, "http_p99_ms": self.http.p99_ms,
-                "http_rps": self.http.rate, "load_rps": self.load.rate, "in_process_p50_ms": self.in_process.p50_ms,
-                "statements": self.statements, "raw_p50_ms": self.raw.p50_ms, "raw_ops": self.raw.rate,
-                "gateway_over_raw": self.gateway_over_raw, "in_process_over_raw": self.in_process_over_raw}
+        return {
+            "name": self.name,
+            "http_p50_ms": self.http.p50_ms,
+            "http_p99_ms": self.http.p99_ms,
+            "http_rps": self.http.rate,
+            "load_rps": self.load.rate,
+            "in_process_p50_ms": self.in_process.p50_ms,
+            "statements": self.statements,
+            "raw_p50_ms": self.raw.p50_ms,
+            "raw_ops": self.raw.rate,
+            "gateway_over_raw": self.gateway_over_raw,
+            "in_process_over_raw": self.in_process_over_raw,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,9 @@ EXECUTOR_HEADER = "x-audit-executor"
 """Which executor answered (the read fast path says so); recorded when the gateway sends it."""
 
 
-async def _check(client: httpx.AsyncClient, key: str, document: ReadDocument,
-                 executors: dict[str, str] | None = None) -> dict[str, Any]:
+async def _check(
+    client: httpx.AsyncClient, key: str, document: ReadDocument, executors: dict[str, str] | None = None
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     response = await client.post("/graphql", content=document.body, headers=headers)
     if executors is not None:
@@ -91,8 +101,9 @@ def deep_cursor(head: int) -> tuple[str, int] | None:
     return None
 
 
-async def reads(backend: str, url: str, directory: Path, plan: Plan, refused: dict[str, str],
-                executors: dict[str, str]) -> list[ReadResult]:
+async def reads(
+    backend: str, url: str, directory: Path, plan: Plan, refused: dict[str, str], executors: dict[str, str]
+) -> list[ReadResult]:
     """The read measurements; documents the gateway refuses land in ``refused``, executors in ``executors``."""
     engine = create_engine(url, statement_timeout_ms=600_000)
     try:
@@ -106,12 +117,15 @@ async def reads(backend: str, url: str, directory: Path, plan: Plan, refused: di
         deep = deep_cursor(head)
         if deep is not None:
             cursor, deep_sequence = deep
-            documents.append((ReadDocument(DEEP, page(cursor), 100),
-                              lambda e: floors.raw_page(e, READ_TENANT, 100, deep_sequence)))
+            documents.append(
+                (ReadDocument(DEEP, page(cursor), 100), lambda e: floors.raw_page(e, READ_TENANT, 100, deep_sequence))
+            )
         documents.append((ReadDocument(RELATIONS, relations(), 20), lambda e: floors.raw_relations(e, READ_TENANT)))
-        async with Server(url, directory / f"server-read-{backend}.log") as server, http_client(
-            server.base_url, plan.clients
-        ) as client, in_process_client(url, engine) as local:
+        async with (
+            Server(url, directory / f"server-read-{backend}.log") as server,
+            http_client(server.base_url, plan.clients) as client,
+            in_process_client(url, engine) as local,
+        ):
             for document, raw in list(documents):  # a document the gateway refuses is reported, not measured
                 try:
                     answer = await _check(client, key, document, executors)
@@ -133,9 +147,11 @@ async def reads(backend: str, url: str, directory: Path, plan: Plan, refused: di
                     await raw(engine)
             results = await _measure(documents, client, local, engine, key, plan)
             for r in results:
-                log(f"  {backend} {r.name}: HTTP p50 {r.http.p50_ms:.1f} ms, in-process "
+                log(
+                    f"  {backend} {r.name}: HTTP p50 {r.http.p50_ms:.1f} ms, in-process "
                     f"{r.in_process.p50_ms:.1f} ms, raw {r.raw.p50_ms:.2f} ms ({r.gateway_over_raw:.1f}×), "
-                    f"{r.statements} statements, {r.load.rate:.0f} req/s with {plan.clients} clients")
+                    f"{r.statements} statements, {r.load.rate:.0f} req/s with {plan.clients} clients"
+                )
         return results
     finally:
         await engine.dispose()
@@ -175,8 +191,17 @@ async def _measure(
             await _check(local, key, document)
         finally:
             event.remove(engine.sync_engine, "before_cursor_execute", counter)
-        results.append(ReadResult(document.name, document.body, timings[f"http {document.name}"], load,
-                                  timings[f"local {document.name}"], counter.count, timings[f"raw {document.name}"]))
+        results.append(
+            ReadResult(
+                document.name,
+                document.body,
+                timings[f"http {document.name}"],
+                load,
+                timings[f"local {document.name}"],
+                counter.count,
+                timings[f"raw {document.name}"],
+            )
+        )
     return results
 
 
@@ -188,6 +213,10 @@ def deep_over_first(results: list[ReadResult]) -> float | None:
 
 
 def summary(results: list[ReadResult], refused: dict[str, str], executors: dict[str, str]) -> dict[str, Any]:
-    return {"results": [r.as_json() for r in results], "deep_over_first": deep_over_first(results),
-            "refused": refused, "executors": executors,
-            "documents": {r.name: json.loads(r.body) for r in results}}
+    return {
+        "results": [r.as_json() for r in results],
+        "deep_over_first": deep_over_first(results),
+        "refused": refused,
+        "executors": executors,
+        "documents": {r.name: json.loads(r.body) for r in results},
+    }

@@ -17,14 +17,21 @@ import asyncpg
 
 from .servers import POSTGRES_ADMIN_URL, ROOT
 
-PACKAGES = ("strawberry-graphql", "graphql-core", "pydantic", "sqlalchemy", "asyncpg", "aiosqlite", "uvicorn",
-            "starlette")
+PACKAGES = (
+    "strawberry-graphql",
+    "graphql-core",
+    "pydantic",
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "uvicorn",
+    "starlette",
+)
 
 
 def _run(command: list[str]) -> str:
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, cwd=ROOT
-                              ).stdout.strip()
+        return subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, cwd=ROOT).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "?"
 
@@ -63,8 +70,10 @@ def machine() -> dict[str, str]:
 async def postgres_version() -> str:
     connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
     try:
-        settings = [f"{name}={await connection.fetchval(f'SHOW {name}')}"
-                    for name in ("autovacuum", "shared_buffers", "synchronous_commit", "max_connections")]
+        settings = [
+            f"{name}={await connection.fetchval(f'SHOW {name}')}"
+            for name in ("autovacuum", "shared_buffers", "synchronous_commit", "max_connections")
+        ]
         return f"{await connection.fetchval('SHOW server_version')} ({', '.join(settings)})"
     finally:
         await connection.close()
@@ -101,25 +110,40 @@ def headline(figures: dict[str, Any]) -> list[tuple[str, float | None, str, str]
     for backend, read in figures.get("read", {}).items():
         by_name = {r["name"]: r for r in read["results"]}
         first = by_name.get("page of 100 (newest)")
-        rows.append((f"{backend}: page of 100 over HTTP ÷ raw SQL + json (p50)",
-                     first["gateway_over_raw"] if first else None, "≤ 2.0", "#9"))
-        rows.append((f"{backend}: page at 90% depth ÷ first page (HTTP p50)", read.get("deep_over_first"), "≤ 1.1",
-                     "#9"))
+        rows.append(
+            (
+                f"{backend}: page of 100 over HTTP ÷ raw SQL + json (p50)",
+                first["gateway_over_raw"] if first else None,
+                "≤ 2.0",
+                "#9",
+            )
+        )
+        rows.append(
+            (f"{backend}: page at 90% depth ÷ first page (HTTP p50)", read.get("deep_over_first"), "≤ 1.1", "#9")
+        )
     for backend, results in figures.get("ingest", {}).items():
         for r in results:
             goal = "≥ 0.5" if r["batch"] >= 500 else "≥ 0.3"
-            rows.append((f"{backend}: recordEvents batch {r['batch']} ÷ bare Core insert (events/s)", r["ratio"],
-                         goal, "#10"))
+            rows.append(
+                (f"{backend}: recordEvents batch {r['batch']} ÷ bare Core insert (events/s)", r["ratio"], goal, "#10")
+            )
     for row in figures.get("peer", {}).get("summary", []):
         issue = "#10" if row["metric"] == "events_per_s" else "#9"
-        rows.append((f"PostgreSQL: gateway ÷ PostGraphile, {row['pair']} (`{row['peer_mode']}` ↔ "
-                     f"`{row['gateway_mode']}`), {_config(row)}", row["ratio"], "≥ 1.0", issue))
+        rows.append(
+            (
+                f"PostgreSQL: gateway ÷ PostGraphile, {row['pair']} (`{row['peer_mode']}` ↔ "
+                f"`{row['gateway_mode']}`), {_config(row)}",
+                row["ratio"],
+                "≥ 1.0",
+                issue,
+            )
+        )
     return rows
 
 
 def _config(row: dict[str, Any]) -> str:
     processes = "/".join(str(p) for p in row["processes"])
-    return ("one process" if row["config"] == "single" else f"default workers ({processes} processes)")
+    return "one process" if row["config"] == "single" else f"default workers ({processes} processes)"
 
 
 def render(figures: dict[str, Any], before: dict[str, Any] | None = None) -> str:
@@ -141,10 +165,15 @@ def render(figures: dict[str, Any], before: dict[str, Any] | None = None) -> str
         f"- Packages: {m['packages']}",
         f"- Load average (1/5/15 min) at the start: {_loads(figures['load']['before'])}; at the end:"
         f" {_loads(figures['load']['after'])}. {_contention(figures)}",
-        "- Steps (minutes" + ("; load average at the end of each" if "steps" in figures["load"] else "") + "): "
-        + "; ".join(f"{name} {seconds / 60:.1f}" + (f" ({figures['load']['steps'][name][0]:.1f})"
-                                                    if name in figures["load"].get("steps", {}) else "")
-                    for name, seconds in figures["steps"].items()) + ".",
+        "- Steps (minutes"
+        + ("; load average at the end of each" if "steps" in figures["load"] else "")
+        + "): "
+        + "; ".join(
+            f"{name} {seconds / 60:.1f}"
+            + (f" ({figures['load']['steps'][name][0]:.1f})" if name in figures["load"].get("steps", {}) else "")
+            for name, seconds in figures["steps"].items()
+        )
+        + ".",
         "",
         "Client, server and database share the same CPUs. Compare the **ratios** within this run (each measured side"
         " by side with its floor or peer, in turn), not absolute figures across runs.",
@@ -158,8 +187,7 @@ def render(figures: dict[str, Any], before: dict[str, Any] | None = None) -> str
         lines.append(f"| {name} | **{_ratio(value)}** | {goal} ({_goal(value, goal)}) | {issue} |")
     for backend, read in figures.get("read", {}).items():
         counts = ", ".join(f"{r['name']} {r['statements']}" for r in read["results"])
-        lines.append(f"| {backend}: SQL statements per request (API-key lookup included) | {counts} | constant "
-                     "| #9 |")
+        lines.append(f"| {backend}: SQL statements per request (API-key lookup included) | {counts} | constant | #9 |")
     worst = figures.get("worst", {})
     lines.append(f"| worst request within the limits: time, peak memory | {_worst(worst)} | bounded | #13 |")
     lines.append("")
@@ -183,9 +211,11 @@ def _contention(figures: dict[str, Any]) -> str:
     highest = max(sample[0] for sample in samples)
     if highest < 0.75 * cpus:
         return "The machine was otherwise quiet."
-    return ("**The CPUs were contended** (other sessions were building and testing on the same machine): absolute"
-            " figures are low and noisy; each ratio's two sides were measured in turn, close together, and the"
-            " PostGraphile pairs alternate which side goes first, so contention hits both sides.")
+    return (
+        "**The CPUs were contended** (other sessions were building and testing on the same machine): absolute"
+        " figures are low and noisy; each ratio's two sides were measured in turn, close together, and the"
+        " PostGraphile pairs alternate which side goes first, so contention hits both sides."
+    )
 
 
 def _loads(values: list[float]) -> str:
@@ -243,8 +273,11 @@ def _read_section(figures: dict[str, Any]) -> list[str]:
     plan = figures["plan"]
     generated = figures.get("generated", {})
     made = "; ".join(
-        f"{backend}: generated in this run, {g['events']:,} events in {g['seconds']:.0f} s" if g else
-        f"{backend}: reused from an earlier run" for backend, g in generated.items())
+        f"{backend}: generated in this run, {g['events']:,} events in {g['seconds']:.0f} s"
+        if g
+        else f"{backend}: reused from an earlier run"
+        for backend, g in generated.items()
+    )
     clients = plan["clients"]
     lines = [
         "## Reads",
@@ -285,8 +318,11 @@ def _read_section(figures: dict[str, Any]) -> list[str]:
         lines += ["", f"Deep ÷ first (HTTP p50): **{_ratio(summary.get('deep_over_first'))}**."]
         executors = {name: value for name, value in summary.get("executors", {}).items() if value != "-"}
         if executors:
-            lines.append("Executor that answered (`x-audit-executor`): "
-                         + "; ".join(f"{name}: `{value}`" for name, value in executors.items()) + ".")
+            lines.append(
+                "Executor that answered (`x-audit-executor`): "
+                + "; ".join(f"{name}: `{value}`" for name, value in executors.items())
+                + "."
+            )
         for name, reason in summary.get("refused", {}).items():
             lines.append(f"Not measured: {name}: `{reason}`.")
         lines.append("")
@@ -311,9 +347,11 @@ def _peer_section(figures: dict[str, Any]) -> list[str]:
         " rounds and the gateway first in even ones. *Ratio* = gateway ÷ PostGraphile within a round; the table"
         " shows the median and each round's. A gateway figure of 0 means no request completed within the run"
         " (autocannon gives up on a request after 10 s: see *timeouts* in the runs below). "
-        + ("The gateway's `serve` has no `--workers` in this tree: one process only."
-           if not peer.get("workers_supported") else
-           "*default workers*: `audit-gateway serve` without `--workers`; *one process*: `--workers 1`."),
+        + (
+            "The gateway's `serve` has no `--workers` in this tree: one process only."
+            if not peer.get("workers_supported")
+            else "*default workers*: `audit-gateway serve` without `--workers`; *one process*: `--workers 1`."
+        ),
         "",
         "| pair | gateway as | PostGraphile | gateway | **ratio** (median) | per round | gateway errors |",
         "|---|---|---:|---:|---:|---|---:|",
@@ -324,10 +362,13 @@ def _peer_section(figures: dict[str, Any]) -> list[str]:
             f"| {row['pair']} (`{row['peer_mode']}` ↔ `{row['gateway_mode']}`) | {_config(row)} "
             f"| {' / '.join(f'{v:,.0f}' for v in row['peer'])} {unit} "
             f"| {' / '.join(f'{v:,.1f}' for v in row['gateway'])} {unit} | **{row['ratio']:.3f}** "
-            f"| {' / '.join(f'{v:.3f}' for v in row['ratios'])} | {row['gateway_problems']} |")
+            f"| {' / '.join(f'{v:.3f}' for v in row['ratios'])} | {row['gateway_problems']} |"
+        )
     lines += ["", "<details><summary>every harness run (JSON lines as printed)</summary>", "", "```"]
-    lines += [f"round {r['round'] + 1} {r['side']} {r['config'] or ''} {r['mode']}: {r['result']}".replace("  ", " ")
-              for r in peer["runs"]]
+    lines += [
+        f"round {r['round'] + 1} {r['side']} {r['config'] or ''} {r['mode']}: {r['result']}".replace("  ", " ")
+        for r in peer["runs"]
+    ]
     lines += ["```", "", "</details>", ""]
     return lines
 
@@ -337,8 +378,12 @@ def _worst_section(worst: dict[str, Any]) -> list[str]:
     if not worst.get("measured"):
         return [*lines, f"Not measured: {worst.get('reason', 'no result')}.", ""]
     details = {k: v for k, v in worst.items() if k not in {"measured", "request", "seconds", "peak_memory_mb"}}
-    return [*lines, f"`{worst['request']}`: **{worst['seconds']:.2f} s**, peak memory **{worst['peak_memory_mb']:.0f}"
-            " MB** (`scripts/worst_request.py`)." + (f" Details: `{details}`." if details else ""), ""]
+    return [
+        *lines,
+        f"`{worst['request']}`: **{worst['seconds']:.2f} s**, peak memory **{worst['peak_memory_mb']:.0f}"
+        " MB** (`scripts/worst_request.py`)." + (f" Details: `{details}`." if details else ""),
+        "",
+    ]
 
 
 def _profile_section(figures: dict[str, Any]) -> list[str]:
@@ -387,14 +432,22 @@ def compare_section(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---|---:|",
     ]
     if before.get("plan") != after.get("plan") or before.get("quick") != after.get("quick"):
-        changed = sorted(k for k in {*before.get("plan", {}), *after.get("plan", {})}
-                         if before.get("plan", {}).get(k) != after.get("plan", {}).get(k))
-        lines[-2:-2] = [f"**Caution: the two runs had different plans** ({', '.join(changed) or 'quick mode'}):"
-                        " their ratios are not strictly comparable.", ""]
+        changed = sorted(
+            k
+            for k in {*before.get("plan", {}), *after.get("plan", {})}
+            if before.get("plan", {}).get(k) != after.get("plan", {}).get(k)
+        )
+        lines[-2:-2] = [
+            f"**Caution: the two runs had different plans** ({', '.join(changed) or 'quick mode'}):"
+            " their ratios are not strictly comparable.",
+            "",
+        ]
     for name, value, goal, _ in headline(after):
         was = old.get(name)
         change = f"{value / was:.2f}" if value is not None and was else "-"
         lines.append(f"| {name} | {_ratio(was)} | **{_ratio(value)}** | {goal} | {change} |")
-    lines.append(f"| worst request: time, peak memory | {_worst(before.get('worst', {}))} "
-                 f"| {_worst(after.get('worst', {}))} | bounded | - |")
+    lines.append(
+        f"| worst request: time, peak memory | {_worst(before.get('worst', {}))} "
+        f"| {_worst(after.get('worst', {}))} | bounded | - |"
+    )
     return [*lines, ""]

@@ -71,8 +71,14 @@ def environment(url: str) -> dict[str, str]:
 
 def cli(url: str, *arguments: str, timeout: float = 600) -> str:
     """Run ``audit-gateway`` against ``url``; its stdout."""
-    done = subprocess.run([str(BIN / "audit-gateway"), *arguments], env=environment(url), capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        [str(BIN / "audit-gateway"), *arguments],
+        env=environment(url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"audit-gateway {' '.join(arguments)} failed: {done.stderr.strip()[-2000:]}")
     return done.stdout
@@ -81,8 +87,9 @@ def cli(url: str, *arguments: str, timeout: float = 600) -> str:
 def writer_key(url: str, tenant: str, sources: list[str] = SOURCES) -> str:
     """``audit-gateway keys create … --scope events:write | tail -n 1``."""
     arguments = [f"--source={source}" for source in sources]
-    output = cli(url, "keys", "create", "--name", "bench-writer", "--tenant", tenant, "--scope", "events:write",
-                 *arguments)
+    output = cli(
+        url, "keys", "create", "--name", "bench-writer", "--tenant", tenant, "--scope", "events:write", *arguments
+    )
     return output.strip().splitlines()[-1]
 
 
@@ -138,8 +145,7 @@ class Server:
         if self.workers is not None and workers_supported():
             command += ["--workers", str(self.workers)]
         with self.log_path.open("ab") as output:
-            self.process = subprocess.Popen(command, env=environment(self.url), stdout=output,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, env=environment(self.url), stdout=output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         async with httpx.AsyncClient(base_url=self.base_url, trust_env=False, timeout=2) as client:
             while time.monotonic() < deadline:
@@ -157,8 +163,9 @@ class Server:
         await self.__aexit__(None, None, None)
         raise RuntimeError(f"the server did not answer within 90 s: {self.log_path.read_text()[-2000:]}")
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()

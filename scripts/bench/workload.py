@@ -102,8 +102,9 @@ def take(stream: Iterator[Submission], count: int) -> list[Submission]:
 
 
 def record_body(submissions: list[Submission]) -> bytes:
-    return json.dumps({"query": RECORD_MUTATION, "variables": {"events": [record_input(s) for s in submissions]}}
-                      ).encode()
+    return json.dumps(
+        {"query": RECORD_MUTATION, "variables": {"events": [record_input(s) for s in submissions]}}
+    ).encode()
 
 
 def ingest_bodies(batches: dict[int, int], tenant: str, seed: int) -> dict[int, list[tuple[bytes, int]]]:

@@ -24,13 +24,22 @@ def worst_request(url: str, timeout: float = 600) -> dict[str, Any]:
         return {"measured": False, "reason": "scripts/worst_request.py is not in this tree"}
     log(f"worst request: python scripts/worst_request.py on {url.split('/')[-1]}")
     try:
-        done = subprocess.run([sys.executable, str(SCRIPT), "--database-url", url], cwd=ROOT, env=environment(url),
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, str(SCRIPT), "--database-url", url],
+            cwd=ROOT,
+            env=environment(url),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"measured": False, "reason": f"scripts/worst_request.py ran over {timeout:.0f} s"}
     if done.returncode != 0:
-        return {"measured": False, "reason": f"scripts/worst_request.py exited {done.returncode}: "
-                                             f"{done.stderr.strip()[-300:]}"}
+        return {
+            "measured": False,
+            "reason": f"scripts/worst_request.py exited {done.returncode}: {done.stderr.strip()[-300:]}",
+        }
     for line in reversed(done.stdout.splitlines()):
         if line.startswith("{"):
             try:

@@ -50,8 +50,10 @@ async def test_unknown_keys_are_not_cached_and_zero_turns_the_cache_off(
     for _ in range(3):
         assert await cache.authenticate("agw_0_unknown") is None
     assert statements.count == before + 3
-    secrets = [(await create_key(engine, name=f"k{n}", tenants=[tenant], scopes=["events:read"], sources=[]))[1]
-               for n in range(3)]
+    secrets = [
+        (await create_key(engine, name=f"k{n}", tenants=[tenant], scopes=["events:read"], sources=[]))[1]
+        for n in range(3)
+    ]
     for secret in secrets:
         assert await cache.authenticate(secret) is not None
     assert len(cache._trusted) == 2  # bounded

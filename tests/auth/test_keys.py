@@ -49,10 +49,13 @@ def test_the_cli_refuses_bad_names_in_one_line(database_url: str, name: str) -> 
     assert "secret" not in result.stdout
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql+asyncpg://postgres@127.0.0.1:1/audit",  # nothing listens there: PostgreSQL is down
-    "postgresql+asyncpg://postgres@127.0.0.1:5432/audit_hard_no_such_database",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://postgres@127.0.0.1:1/audit",  # nothing listens there: PostgreSQL is down
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/audit_hard_no_such_database",
+    ],
+)
 @pytest.mark.parametrize("command", [["verify"], ["keys", "list"], ["db", "upgrade"]])
 def test_database_failures_are_one_line_and_a_nonzero_exit(url: str, command: list[str]) -> None:
     result = run(*command, url=url)

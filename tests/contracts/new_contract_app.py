@@ -42,7 +42,9 @@ async def main(path: str) -> dict[str, Any]:
     await upgrade(engine)
     _, key = await create_key(engine, name="t", tenants=["t"], scopes=["events:read", "events:write"], sources=["help"])
     event = {
-        "eventId": "tk_1", "source": "help", "occurredAt": dt.datetime.now(dt.UTC).isoformat(),
+        "eventId": "tk_1",
+        "source": "help",
+        "occurredAt": dt.datetime.now(dt.UTC).isoformat(),
         "actor": {"type": "USER", "id": "u_1"},
         "data": {"ticketOpened": {"ticketId": "t_1", "subject": "Cannot sign in", "seats": 3}},
     }
@@ -52,8 +54,11 @@ async def main(path: str) -> dict[str, Any]:
     read = """{ events(first: 5) { nodes { __typename
         ... on TicketOpened { eventId type data { ticketId subject seats } } } }
         eventTypes { type graphqlType description dataSchema } }"""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine=engine)),
-                                 base_url="http://gateway", headers={"Authorization": f"Bearer {key}"}) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, engine=engine)),
+        base_url="http://gateway",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as client:
         recorded = (await client.post("/graphql", json={"query": record, "variables": {"events": [event, bad]}})).json()
         served = (await client.post("/graphql", json={"query": read})).json()
     await engine.dispose()

@@ -40,8 +40,12 @@ def test_order_placed_v1_upcasts_to_v2() -> None:
 
 
 def _problems(**envelope: object) -> dict[tuple[str, ...], str]:
-    base = {"event_id": "e1", "source": "checkout", "occurred_at": dt.datetime.now(dt.UTC),
-            "actor": {"type": "USER", "id": "u"}}
+    base = {
+        "event_id": "e1",
+        "source": "checkout",
+        "occurred_at": dt.datetime.now(dt.UTC),
+        "actor": {"type": "USER", "id": "u"},
+    }
     try:
         Envelope.model_validate({**base, **envelope})
     except ValidationError as error:
@@ -70,12 +74,18 @@ def test_envelope_rules_have_stable_codes_and_paths(override: dict, path: tuple[
 
 
 def test_money_rules() -> None:
-    for amount, currency, expected in ((-1, "EUR", {("total", "amountMinor"): "NEGATIVE"}),
-                                       (1, "EURO", {("total", "currency"): "INVALID_CURRENCY"}),
-                                       (1, "ABC", {("total", "currency"): "INVALID_CURRENCY"}),
-                                       (0, "JPY", {})):
-        data = {"order_id": "o", "total": {"amount_minor": amount, "currency": currency}, "item_count": 1,
-                "channel": "WEB"}
+    for amount, currency, expected in (
+        (-1, "EUR", {("total", "amountMinor"): "NEGATIVE"}),
+        (1, "EURO", {("total", "currency"): "INVALID_CURRENCY"}),
+        (1, "ABC", {("total", "currency"): "INVALID_CURRENCY"}),
+        (0, "JPY", {}),
+    ):
+        data = {
+            "order_id": "o",
+            "total": {"amount_minor": amount, "currency": currency},
+            "item_count": 1,
+            "channel": "WEB",
+        }
         try:
             OrderPlacedData.model_validate(data)
             found = {}

@@ -13,12 +13,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_contract_declared_once_is_everywhere(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "tests.contracts.new_contract_app", str(tmp_path / "audit.db")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     result = json.loads(run.stdout)
     sdl = result["sdl"]
 
-    assert 'type TicketOpened implements AuditEvent & Node {' in sdl
+    assert "type TicketOpened implements AuditEvent & Node {" in sdl
     assert '"""ticket.opened v1: A support ticket was opened."""' in sdl
     assert "data: TicketOpenedData!" in sdl and "input TicketOpenedDataInput {" in sdl
     union = next(line for line in sdl.splitlines() if line.startswith("union AuditEventUnion"))
@@ -28,14 +32,23 @@ def test_a_contract_declared_once_is_everywhere(tmp_path: Path) -> None:
 
     results = result["recorded"]["data"]["recordEvents"]["results"]
     assert results[0] == {"__typename": "EventAccepted"}
-    assert results[1] == {"__typename": "EventRejected", "errors": [
-        {"path": ["data", "ticketOpened", "subject"], "code": "EMPTY"},
-        {"path": ["data", "ticketOpened", "seats"], "code": "TOO_SMALL"},
-    ]}
+    assert results[1] == {
+        "__typename": "EventRejected",
+        "errors": [
+            {"path": ["data", "ticketOpened", "subject"], "code": "EMPTY"},
+            {"path": ["data", "ticketOpened", "seats"], "code": "TOO_SMALL"},
+        ],
+    }
 
     served = result["served"]["data"]
-    assert served["events"]["nodes"] == [{"__typename": "TicketOpened", "eventId": "tk_1", "type": "ticket.opened",
-                                          "data": {"ticketId": "t_1", "subject": "Cannot sign in", "seats": 3}}]
+    assert served["events"]["nodes"] == [
+        {
+            "__typename": "TicketOpened",
+            "eventId": "tk_1",
+            "type": "ticket.opened",
+            "data": {"ticketId": "t_1", "subject": "Cannot sign in", "seats": 3},
+        }
+    ]
     (ticket,) = [t for t in served["eventTypes"] if t["type"] == "ticket.opened"]
     assert ticket["graphqlType"] == "TicketOpened" and ticket["description"] == "A support ticket was opened."
     schema = ticket["dataSchema"] if isinstance(ticket["dataSchema"], dict) else json.loads(ticket["dataSchema"])

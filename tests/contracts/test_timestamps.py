@@ -23,9 +23,15 @@ EDGES = [
     order_placed(occurredAt="1970-01-01T00:00:00Z"),  # the lowest accepted instant
     order_placed(occurredAt="1970-01-01T00:00:00.999999+00:00"),
     order_placed(occurredAt="2026-01-01T00:59:59.999999+01:00"),  # microseconds 999999, another offset
-    order_placed(occurredAt="2000-02-29T12:00:00.000000Z", actor={
-        "type": "USER", "id": "u_zoë_中文", "displayName": "Zoë \U0001f600 \u00e9\u0301 \u202f",  # non-ASCII
-        "userAgent": "Mozilla/5.0 \u2014 \u00fc"}),
+    order_placed(
+        occurredAt="2000-02-29T12:00:00.000000Z",
+        actor={
+            "type": "USER",
+            "id": "u_zoë_中文",
+            "displayName": "Zoë \U0001f600 \u00e9\u0301 \u202f",  # non-ASCII
+            "userAgent": "Mozilla/5.0 \u2014 \u00fc",
+        },
+    ),
 ]
 EDGES[3]["data"]["orderPlaced"]["total"]["amountMinor"] = BIG  # the biggest integer a BigInt takes
 
@@ -43,21 +49,38 @@ async def test_stored_hashes_follow_the_design_recipe_at_the_edges(api: Api, eng
     assert [r["__typename"] for r in results] == ["EventAccepted"] * len(EDGES), results
     served = {r["event"]["eventId"]: r["event"] for r in results}
     async with engine.connect() as connection:
-        rows = (await connection.execute(text("SELECT * FROM events WHERE tenant = :t ORDER BY sequence"),
-                                         {"t": tenant})).mappings().all()
+        rows = (
+            (await connection.execute(text("SELECT * FROM events WHERE tenant = :t ORDER BY sequence"), {"t": tenant}))
+            .mappings()
+            .all()
+        )
     previous = "0" * 64
     for row in rows:
         data = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"]
         obj = {
-            "tenant": row["tenant"], "sequence": row["sequence"], "eventId": row["event_id"],
-            "source": row["source"], "type": row["type"], "schemaVersion": row["schema_version"],
-            "occurredAt": _recipe_timestamp(row["occurred_at"]), "recordedAt": _recipe_timestamp(row["recorded_at"]),
-            "actor": {"type": row["actor_type"], "id": row["actor_id"], "displayName": row["actor_display_name"],
-                      "ip": row["actor_ip"], "userAgent": row["actor_user_agent"]},
-            "target": None if row["target_type"] is None else
-            {"type": row["target_type"], "id": row["target_id"], "displayName": row["target_display_name"]},
-            "outcome": row["outcome"], "correlationId": row["correlation_id"],
-            "causationId": row["causation_id"], "traceparent": row["traceparent"], "data": data,
+            "tenant": row["tenant"],
+            "sequence": row["sequence"],
+            "eventId": row["event_id"],
+            "source": row["source"],
+            "type": row["type"],
+            "schemaVersion": row["schema_version"],
+            "occurredAt": _recipe_timestamp(row["occurred_at"]),
+            "recordedAt": _recipe_timestamp(row["recorded_at"]),
+            "actor": {
+                "type": row["actor_type"],
+                "id": row["actor_id"],
+                "displayName": row["actor_display_name"],
+                "ip": row["actor_ip"],
+                "userAgent": row["actor_user_agent"],
+            },
+            "target": None
+            if row["target_type"] is None
+            else {"type": row["target_type"], "id": row["target_id"], "displayName": row["target_display_name"]},
+            "outcome": row["outcome"],
+            "correlationId": row["correlation_id"],
+            "causationId": row["causation_id"],
+            "traceparent": row["traceparent"],
+            "data": data,
         }
         canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert row["previous_hash"] == previous
@@ -67,33 +90,46 @@ async def test_stored_hashes_follow_the_design_recipe_at_the_edges(api: Api, eng
         assert event["occurredAt"] == obj["occurredAt"] and event["recordedAt"] == obj["recordedAt"]
         previous = row["hash"]
     assert [served[e["eventId"]]["occurredAt"] for e in EDGES] == [
-        "1970-01-01T00:00:00.000000Z", "1970-01-01T00:00:00.999999Z", "2025-12-31T23:59:59.999999Z",
-        "2000-02-29T12:00:00.000000Z"]
+        "1970-01-01T00:00:00.000000Z",
+        "1970-01-01T00:00:00.999999Z",
+        "2025-12-31T23:59:59.999999Z",
+        "2000-02-29T12:00:00.000000Z",
+    ]
     assert f'"amountMinor":{BIG}' in served[EDGES[3]["eventId"]]["integrity"]["canonical"]
 
 
-@pytest.mark.parametrize("instant", ["1969-12-31T23:59:59.999999Z", "0999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
-                                     "1970-01-01T00:59:59+01:00"])
+@pytest.mark.parametrize(
+    "instant",
+    ["1969-12-31T23:59:59.999999Z", "0999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1970-01-01T00:59:59+01:00"],
+)
 async def test_occurred_at_before_1970_is_too_early(api: Api, instant: str) -> None:
     event = order_placed(occurredAt=instant)
     (result,) = (await api.ok(RECORD, {"events": [event]}))["recordEvents"]["results"]
     assert result["__typename"] == "EventRejected", result
     assert [(e["path"], e["code"]) for e in result["errors"]] == [(["occurredAt"], "TOO_EARLY")]
-    assert (await api.ok("query($id: String!) { event(eventId: $id) { __typename } }", {"id": event["eventId"]},
-                         key="reader"))["event"] is None
+    assert (
+        await api.ok(
+            "query($id: String!) { event(eventId: $id) { __typename } }", {"id": event["eventId"]}, key="reader"
+        )
+    )["event"] is None
 
 
 FILTER = "query($f: AuditEventFilter, $s: String) { events(first: 1, filter: $f, search: $s) { totalCount } }"
 
 
-@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00.000000Z", "0999-06-01T00:00:00.000000Z",
-                                     "9999-12-31T23:59:59.999999Z"])
+@pytest.mark.parametrize(
+    "instant", ["0001-01-01T00:00:00.000000Z", "0999-06-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"]
+)
 async def test_every_instant_the_gateway_writes_is_read_back_by_filters_and_search(api: Api, instant: str) -> None:
     """What DateTime serializes, DateTime and search parse: 4-digit years from 0001 to 9999."""
     moment = dt.datetime.fromisoformat(instant)
     assert canonical_timestamp(moment) == instant
-    for variables in ({"f": {"occurredFrom": instant}}, {"f": {"recordedTo": instant}},
-                      {"s": f"occurred:<{instant}"}, {"s": f"recorded:>={instant[:10]}"},
-                      {"s": f"occurred:>={instant}"}):
+    for variables in (
+        {"f": {"occurredFrom": instant}},
+        {"f": {"recordedTo": instant}},
+        {"s": f"occurred:<{instant}"},
+        {"s": f"recorded:>={instant[:10]}"},
+        {"s": f"occurred:>={instant}"},
+    ):
         body = await api.post(FILTER, variables, key="reader")
         assert not body.get("errors"), (variables, body)

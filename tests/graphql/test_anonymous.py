@@ -24,13 +24,18 @@ async def post(api: Api, query: str, headers: dict[str, str]) -> dict:
 
 
 @pytest.mark.parametrize("headers", NO_KEY, ids=["none", "invalid", "unknown"])
-@pytest.mark.parametrize(("query", "data"), [
-    ("{ __typename }", {"__typename": "Query"}),
-    ("mutation { __typename }", {"__typename": "Mutation"}),
-    ('{ __type(name: "AuditEvent") { kind } }', {"__type": {"kind": "INTERFACE"}}),
-    ("{ __schema { queryType { name } mutationType { name } } }",
-     {"__schema": {"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"}}}),
-])
+@pytest.mark.parametrize(
+    ("query", "data"),
+    [
+        ("{ __typename }", {"__typename": "Query"}),
+        ("mutation { __typename }", {"__typename": "Mutation"}),
+        ('{ __type(name: "AuditEvent") { kind } }', {"__type": {"kind": "INTERFACE"}}),
+        (
+            "{ __schema { queryType { name } mutationType { name } } }",
+            {"__schema": {"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"}}},
+        ),
+    ],
+)
 async def test_the_schema_answers_without_a_key(api: Api, headers: dict[str, str], query: str, data: dict) -> None:
     assert await post(api, query, headers) == {"data": data}
 

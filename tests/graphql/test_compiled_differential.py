@@ -191,8 +191,13 @@ class World:
             return 2
         return None
 
-    async def both(self, document: str, variables: dict[str, Any] | None = None, key: str | None = "reader",
-                   operation_name: str | None = None) -> tuple[httpx.Response, httpx.Response]:
+    async def both(
+        self,
+        document: str,
+        variables: dict[str, Any] | None = None,
+        key: str | None = "reader",
+        operation_name: str | None = None,
+    ) -> tuple[httpx.Response, httpx.Response]:
         headers = {"Authorization": f"Bearer {self.keys.get(key, key)}"} if key else {}
         body: dict[str, Any] = {"query": document, "variables": variables or {}}
         if operation_name:
@@ -204,8 +209,10 @@ class World:
 
 def _normalised(response: httpx.Response) -> bytes:
     """The body with the random id of a masked error replaced (it is new for every internal error)."""
-    return re.sub(rb"[0-9a-f]{16}", b"<error-id>", response.content) if b"INTERNAL" in response.content else (
-        response.content
+    return (
+        re.sub(rb"[0-9a-f]{16}", b"<error-id>", response.content)
+        if b"INTERNAL" in response.content
+        else (response.content)
     )
 
 
@@ -229,15 +236,33 @@ async def _seed(engine: AsyncEngine, tenant: str) -> list[NewEvent]:
             assert not isinstance(event, Rejected), event
             events.append(event)
     for number in range(4):
-        events.append(NewEvent(
-            tenant=tenant, event_id=f"legacy-{number}", source="checkout", type="order.placed", schema_version=1,
-            occurred_at=dt.datetime(2025, 1, 2, 3, 4, number, 600000, tzinfo=dt.UTC), actor_type="USER",
-            actor_id="u_1", actor_display_name=None, actor_ip=None, actor_user_agent=None, target_type=None,
-            target_id=None, target_display_name=None, outcome="SUCCESS", correlation_id="legacy-corr",
-            causation_id=f"legacy-{number - 1}" if number else None, traceparent=None,
-            data={"orderId": f"o_{number}", "total": {"amountMinor": 250 + number, "currency": "EUR"},
-                  "itemCount": number},
-        ))
+        events.append(
+            NewEvent(
+                tenant=tenant,
+                event_id=f"legacy-{number}",
+                source="checkout",
+                type="order.placed",
+                schema_version=1,
+                occurred_at=dt.datetime(2025, 1, 2, 3, 4, number, 600000, tzinfo=dt.UTC),
+                actor_type="USER",
+                actor_id="u_1",
+                actor_display_name=None,
+                actor_ip=None,
+                actor_user_agent=None,
+                target_type=None,
+                target_id=None,
+                target_display_name=None,
+                outcome="SUCCESS",
+                correlation_id="legacy-corr",
+                causation_id=f"legacy-{number - 1}" if number else None,
+                traceparent=None,
+                data={
+                    "orderId": f"o_{number}",
+                    "total": {"amountMinor": 250 + number, "currency": "EUR"},
+                    "itemCount": number,
+                },
+            )
+        )
     await append(engine, events)
     return events
 
@@ -248,8 +273,9 @@ async def world(engine: AsyncEngine, settings: Settings, tenant: str) -> AsyncIt
     assert {e.type for e in events} >= {c for c in _contract_names()}, "the seed covers every contract"
     keys = {
         "reader": (await create_key(engine, name="reader", tenants=[tenant], scopes=["events:read"], sources=[]))[1],
-        "writer": (await create_key(engine, name="writer", tenants=[tenant], scopes=["events:write"],
-                                    sources=["checkout"]))[1],
+        "writer": (
+            await create_key(engine, name="writer", tenants=[tenant], scopes=["events:write"], sources=["checkout"])
+        )[1],
         "bogus": "agw_0000_not-a-key",
     }
     compiled_app = create_app(settings, engine=engine)
@@ -258,8 +284,11 @@ async def world(engine: AsyncEngine, settings: Settings, tenant: str) -> AsyncIt
         httpx.AsyncClient(transport=httpx.ASGITransport(app=compiled_app), base_url="http://gateway") as compiled,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=reference_app), base_url="http://gateway") as reference,
     ):
-        page = await reference.post("/graphql", json={"query": "{ events(first: 5) { pageInfo { endCursor } } }"},
-                                    headers={"Authorization": f"Bearer {keys['reader']}"})
+        page = await reference.post(
+            "/graphql",
+            json={"query": "{ events(first: 5) { pageInfo { endCursor } } }"},
+            headers={"Authorization": f"Bearer {keys['reader']}"},
+        )
         yield World(
             tenant=tenant,
             keys=keys,
@@ -304,8 +333,10 @@ class Generator:
         roots = [self.root() if count == 1 else f"q{number}: {self.root()}" for number in range(count)]
         header = f"({', '.join(self.definitions)})" if self.definitions else ""
         name = self.rng.choice(["", "query ", "query Generated"])
-        text = f"{name}{header if name else ''} {{ {' '.join(roots)} }}" if name or not header else (
-            f"query{header} {{ {' '.join(roots)} }}"
+        text = (
+            f"{name}{header if name else ''} {{ {' '.join(roots)} }}"
+            if name or not header
+            else (f"query{header} {{ {' '.join(roots)} }}")
         )
         return text + "".join(self.fragments), self.variables, self.broken
 
@@ -355,8 +386,9 @@ class Generator:
             argument = self.argument("String!", _string(event_id), event_id)
             return f"event(eventId: {argument}) {{ {self.events('AuditEventUnion', 2)} }}"
         if kind == "node":
-            argument = self.argument("ID!", _string(self.rng.choice(self.world.node_ids)),
-                                     self.rng.choice(self.world.node_ids))
+            argument = self.argument(
+                "ID!", _string(self.rng.choice(self.world.node_ids)), self.rng.choice(self.world.node_ids)
+            )
             return f"node(id: {argument}) {{ {self.events('Node', 2)} }}"
         if kind == "nodes":
             ids = [*self.rng.sample(self.world.node_ids, 3), "garbage"]
@@ -394,12 +426,16 @@ class Generator:
             arguments.append(f"search: {self.argument('String', _string(search), search)}")
         if self.rng.random() < 0.2:
             value = self.rng.choice([{"types": ["payment.*"]}, {"actorType": "SERVICE"}, {"sources": ["identity"]}])
-            literal = {"types": '{types: ["payment.*"]}', "actorType": "{actorType: SERVICE}",
-                       "sources": '{sources: ["identity"]}'}[next(iter(value))]
+            literal = {
+                "types": '{types: ["payment.*"]}',
+                "actorType": "{actorType: SERVICE}",
+                "sources": '{sources: ["identity"]}',
+            }[next(iter(value))]
             arguments.append(f"filter: {self.argument('AuditEventFilter', literal, value)}")
         if self.rng.random() < 0.2:
-            arguments.append(self.rng.choice(["orderBy: {field: OCCURRED_AT, direction: ASC}",
-                                              "orderBy: {direction: ASC}"]))
+            arguments.append(
+                self.rng.choice(["orderBy: {field: OCCURRED_AT, direction: ASC}", "orderBy: {direction: ASC}"])
+            )
         if self.rng.random() < 0.02:
             self.broken = True
             arguments = ["first: 2", "last: 2"]
@@ -478,8 +514,22 @@ class Generator:
         return " ".join(parts)
 
     def envelope(self, depth: int) -> str:
-        scalars = ["id", "eventId", "tenant", "source", "type", "schemaVersion", "sequence", "occurredAt",
-                   "recordedAt", "outcome", "correlationId", "causationId", "traceparent", "traceId"]
+        scalars = [
+            "id",
+            "eventId",
+            "tenant",
+            "source",
+            "type",
+            "schemaVersion",
+            "sequence",
+            "occurredAt",
+            "recordedAt",
+            "outcome",
+            "correlationId",
+            "causationId",
+            "traceparent",
+            "traceId",
+        ]
         parts = self.pick(self.rng.sample(scalars, self.rng.randint(1, 6)))
         if self.rng.random() < 0.4:
             parts.append(f"actor {{ {' '.join(self.pick(['type', 'id', 'displayName', 'ip', 'userAgent']))} }}")
@@ -522,8 +572,11 @@ async def test_found_documents_answer_identically(world: World) -> None:
     assert len(documents) >= 40, documents  # README, tests, acceptance and gwbench together
     compiled = 0  # documents the compiled executor served at least once
     for where, document in documents:
-        operations = [d.name.value if d.name else None for d in parse(document).definitions
-                      if isinstance(d, OperationDefinitionNode)]
+        operations = [
+            d.name.value if d.name else None
+            for d in parse(document).definitions
+            if isinstance(d, OperationDefinitionNode)
+        ]
         served = set()
         for operation_name in operations if len(operations) > 1 else [None]:
             for key in ("reader", "reader", "writer"):
@@ -560,11 +613,17 @@ async def test_errors_answer_identically(world: World) -> None:
     """Errors in the middle: bad cursors, page sizes, search terms, ids; auth; variables that do not coerce."""
     cases: list[tuple[str, dict[str, Any], str | None]] = [
         ('{ events(first: 2, after: "garbage") { edges { cursor } } }', {}, "reader"),
-        ("query($c: String) { a: events(first: 1) { totalCount } b: events(first: 2, after: $c) { totalCount } }",
-         {"c": "eyJrIjpbMV0sInEiOiJ4In0"}, "reader"),
+        (
+            "query($c: String) { a: events(first: 1) { totalCount } b: events(first: 2, after: $c) { totalCount } }",
+            {"c": "eyJrIjpbMV0sInEiOiJ4In0"},
+            "reader",
+        ),
         ("{ events(first: 1) { nodes { ... on AuditEvent { effects(first: 501) { __typename } } } } }", {}, "reader"),
-        ("{ events(first: 3) { nodes { ... on AuditEvent { eventId correlated(first: -2) { __typename } } } } }",
-         {}, "reader"),
+        (
+            "{ events(first: 3) { nodes { ... on AuditEvent { eventId correlated(first: -2) { __typename } } } } }",
+            {},
+            "reader",
+        ),
         ('{ events(first: 2, search: "colour:blue") { totalCount } }', {}, "reader"),
         ("query($n: Int) { events(first: $n) { totalCount } }", {"n": "three"}, "reader"),
         ("query($n: Int!) { events(first: $n) { totalCount } }", {}, "reader"),
@@ -584,13 +643,32 @@ async def test_errors_answer_identically(world: World) -> None:
 async def test_masked_internal_errors_answer_identically(engine: AsyncEngine, world: World) -> None:
     """A stored row the contract cannot serve: both executors mask it the same way (INTERNAL with an errorId)."""
     broken = f"{world.tenant}-broken"
-    await append(engine, [NewEvent(
-        tenant=broken, event_id="bad-1", source="checkout", type="order.placed", schema_version=2,
-        occurred_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), actor_type="USER", actor_id="u", actor_display_name=None,
-        actor_ip=None, actor_user_agent=None, target_type=None, target_id=None, target_display_name=None,
-        outcome="SUCCESS", correlation_id=None, causation_id=None, traceparent=None,
-        data={"orderId": "o", "total": {"amountMinor": 1, "currency": "EUR"}, "itemCount": 1},  # no channel
-    )])
+    await append(
+        engine,
+        [
+            NewEvent(
+                tenant=broken,
+                event_id="bad-1",
+                source="checkout",
+                type="order.placed",
+                schema_version=2,
+                occurred_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+                actor_type="USER",
+                actor_id="u",
+                actor_display_name=None,
+                actor_ip=None,
+                actor_user_agent=None,
+                target_type=None,
+                target_id=None,
+                target_display_name=None,
+                outcome="SUCCESS",
+                correlation_id=None,
+                causation_id=None,
+                traceparent=None,
+                data={"orderId": "o", "total": {"amountMinor": 1, "currency": "EUR"}, "itemCount": 1},  # no channel
+            )
+        ],
+    )
     reader = (await create_key(engine, name="r", tenants=[broken], scopes=["events:read"], sources=[]))[1]
     for document in (
         "{ events(first: 5) { edges { node { ... on OrderPlaced { eventId data { orderId channel } } } } } }",
@@ -601,8 +679,9 @@ async def test_masked_internal_errors_answer_identically(engine: AsyncEngine, wo
         assert_same(compiled, reference, where=document)
         assert b"INTERNAL" in compiled.content and compiled.headers["x-audit-executor"] == "reference"
     # The reference decodes every event it serves, selected or not: so does the plan.
-    compiled, reference = await world.both("{ events(first: 5) { nodes { ... on AuditEvent { eventId } } } }",
-                                           key=reader)
+    compiled, reference = await world.both(
+        "{ events(first: 5) { nodes { ... on AuditEvent { eventId } } } }", key=reader
+    )
     assert_same(compiled, reference, where="envelope only")
     assert b"INTERNAL" in compiled.content and compiled.headers["x-audit-executor"] == "reference"
 
@@ -638,11 +717,17 @@ async def test_both_executors_send_the_same_statements(world: World, statements:
         for first in (3, 50):
             counts = {}
             for name, client in (("compiled", world.compiled), ("reference", world.reference)):
-                await client.post("/graphql", json={"query": "{ __typename }"},
-                                  headers={"Authorization": f"Bearer {world.keys['reader']}"})  # key now cached
+                await client.post(
+                    "/graphql",
+                    json={"query": "{ __typename }"},
+                    headers={"Authorization": f"Bearer {world.keys['reader']}"},
+                )  # key now cached
                 statements.statements.clear()
-                response = await client.post("/graphql", json={"query": document, "variables": {"first": first}},
-                                             headers={"Authorization": f"Bearer {world.keys['reader']}"})
+                response = await client.post(
+                    "/graphql",
+                    json={"query": document, "variables": {"first": first}},
+                    headers={"Authorization": f"Bearer {world.keys['reader']}"},
+                )
                 assert response.headers["x-audit-executor"] == name and b'"errors"' not in response.content
                 counts[name] = statements.statements[:]
             assert len(counts["compiled"]) == len(counts["reference"]), counts

@@ -24,9 +24,14 @@ def nested(levels: int, first: int = 500) -> str:
     return f"{{ events(first: 20) {{ nodes {{ {body} }} }} }}"
 
 
-NODES = "query($g: [ID!]!) { " + " ".join(
-    f"n{i}: nodes(ids: $g) {{ ... on AuditEvent {{ eventId effects(first: 50) {{ __typename }} }} }}" for i in range(10)
-) + " }"
+NODES = (
+    "query($g: [ID!]!) { "
+    + " ".join(
+        f"n{i}: nodes(ids: $g) {{ ... on AuditEvent {{ eventId effects(first: 50) {{ __typename }} }} }}"
+        for i in range(10)
+    )
+    + " }"
+)
 
 
 def cost(document: str, variables: dict | None = None, settings: Settings | None = None) -> int:
@@ -40,8 +45,13 @@ def test_costs_multiply_page_sizes_along_nested_lists() -> None:
     assert cost("{ events(first: 100) { nodes { ... on AuditEvent { effects(first: 50) { __typename } } } } }") == (
         100 + 100 * 50
     )
-    assert cost("{ events(first: 10) { edges { node { ... on AuditEvent { causedBy { __typename } "
-                "correlated { __typename } } } } } }") == 10 + 10 + 10 * 50
+    assert (
+        cost(
+            "{ events(first: 10) { edges { node { ... on AuditEvent { causedBy { __typename } "
+            "correlated { __typename } } } } } }"
+        )
+        == 10 + 10 + 10 * 50
+    )
     assert cost("query($n: Int) { events(first: $n) { totalCount } }", {"n": 30}) == 30
     assert cost("query($n: Int = 12) { events(first: $n) { totalCount } }") == 12
     assert cost('{ nodes(ids: ["a", "b", "c"]) { id } }') == 3
@@ -49,16 +59,23 @@ def test_costs_multiply_page_sizes_along_nested_lists() -> None:
     assert cost("{ verifyIntegrity(fromSequence: 10, toSequence: 19) { ok } }") == 10
     assert cost("{ verifyIntegrity { ok } }") == Settings().max_verify_range
     assert cost("{ a: events(first: 5) { totalCount } b: events(first: 5) @skip(if: true) { totalCount } }") == 5
-    assert cost("fragment F on AuditEvent { effects(first: 3) { __typename } } "
-                "{ event(eventId: \"x\") { ...F ... on OrderPlaced { ...F } } }") == 1 + 3 + 3
+    assert (
+        cost(
+            "fragment F on AuditEvent { effects(first: 3) { __typename } } "
+            '{ event(eventId: "x") { ...F ... on OrderPlaced { ...F } } }'
+        )
+        == 1 + 3 + 3
+    )
     # Sizes over the page-size maximum count as the maximum: the field refuses them with its own message.
     assert cost("{ events(first: 1000000000) { totalCount } }") == Settings().max_page_size
 
 
 def test_the_default_budget_allows_big_pages_and_refuses_deep_fan_out() -> None:
     budget = Settings().max_cost
-    fine = ("{ events(first: 500) { nodes { ... on AuditEvent { eventId causedBy { __typename } "
-            "effects(first: 50) { __typename } } } } }")
+    fine = (
+        "{ events(first: 500) { nodes { ... on AuditEvent { eventId causedBy { __typename } "
+        "effects(first: 50) { __typename } } } } }"
+    )
     assert cost(fine) <= budget
     assert cost(nested(1)) <= budget  # 20 + 20 × 500
     assert cost(nested(3)) > budget
@@ -83,8 +100,11 @@ async def test_the_attacks_are_refused_before_running_by_both_executors(
     ids = [node["id"] for node in page["events"]["nodes"]] * 250
     document, variables = (nested(6), {}) if attack == "correlated-6-levels" else (NODES, {"g": ids})
     for client in (api, reference):
-        response = await client.client.post("/graphql", json={"query": document, "variables": variables},
-                                            headers={"Authorization": f"Bearer {client.keys.reader}"})
+        response = await client.client.post(
+            "/graphql",
+            json={"query": document, "variables": variables},
+            headers={"Authorization": f"Bearer {client.keys.reader}"},
+        )
         body = response.json()
         (error,) = body["errors"]
         assert body["data"] is None and error["extensions"]["code"] == "LIMIT_EXCEEDED", body
@@ -96,8 +116,10 @@ async def test_the_attacks_are_refused_before_running_by_both_executors(
 async def test_within_the_budget_both_executors_answer(api: Api, reference: Api) -> None:
     order = order_placed(corr="c_ok")
     await api.ok(RECORD, {"events": [order, payment_captured(corr="c_ok", cause=order["eventId"])]})
-    document = ("{ events(first: 500) { nodes { ... on AuditEvent { eventId causedBy { __typename } "
-                "effects(first: 50) { __typename } } } } }")
+    document = (
+        "{ events(first: 500) { nodes { ... on AuditEvent { eventId causedBy { __typename } "
+        "effects(first: 50) { __typename } } } } }"
+    )
     compiled = await api.ok(document, key="reader")
     assert compiled == await reference.ok(document, key="reader")
     assert compiled["events"]["nodes"]

@@ -7,8 +7,11 @@ from tests.helpers import Api
 
 async def test_a_lone_surrogate_echoed_in_an_error_is_still_a_clean_response(api: Api) -> None:
     body = b'{"query":"query($o: Outcome){ events(filter:{outcome:$o}){ totalCount } }","variables":{"o":"\\ud800"}}'
-    response = await api.client.post("/graphql", content=body, headers={
-        "Authorization": f"Bearer {api.keys.reader}", "Content-Type": "application/json"})
+    response = await api.client.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": f"Bearer {api.keys.reader}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 200
     (error,) = response.json()["errors"]
     assert "\\ud800" in error["message"] and error["extensions"]["code"]

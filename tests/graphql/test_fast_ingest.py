@@ -41,10 +41,18 @@ Mutation = Callable[[dict[str, Any]], None]
 
 def base(n: int, member: str = "orderPlaced") -> dict[str, Any]:
     data: dict[str, dict[str, Any]] = {
-        "orderPlaced": {"orderId": f"o_{n}", "total": {"amountMinor": "1999", "currency": "EUR"}, "itemCount": 2,
-                        "channel": "WEB"},
-        "paymentCaptured": {"paymentId": f"p_{n}", "orderId": f"o_{n}", "amount": {"amountMinor": 5, "currency": "USD"},
-                            "provider": "acmepay"},
+        "orderPlaced": {
+            "orderId": f"o_{n}",
+            "total": {"amountMinor": "1999", "currency": "EUR"},
+            "itemCount": 2,
+            "channel": "WEB",
+        },
+        "paymentCaptured": {
+            "paymentId": f"p_{n}",
+            "orderId": f"o_{n}",
+            "amount": {"amountMinor": 5, "currency": "USD"},
+            "provider": "acmepay",
+        },
         "userSignedIn": {"method": "SSO", "mfa": True},
         "userSignInFailed": {"method": "PASSWORD", "failureReason": "BAD_CREDENTIALS", "attempt": 1},
         "apiKeyCreated": {"keyId": "k_1", "name": "ci", "scopes": ["a", "b"], "expiresAt": "2030-01-01T00:00:00Z"},
@@ -54,9 +62,12 @@ def base(n: int, member: str = "orderPlaced") -> dict[str, Any]:
         "refundIssued": {"refundId": "r_1", "paymentId": "p_1", "amount": {"amountMinor": "0", "currency": "JPY"}},
     }
     return {
-        "eventId": f"ev_{n}", "source": "checkout", "occurredAt": BEFORE,
+        "eventId": f"ev_{n}",
+        "source": "checkout",
+        "occurredAt": BEFORE,
         "actor": {"type": "USER", "id": "u_42", "displayName": "Ada", "ip": "203.0.113.7", "userAgent": "Firefox"},
-        "target": {"type": "order", "id": f"o_{n}"}, "correlationId": "c_1",
+        "target": {"type": "order", "id": f"o_{n}"},
+        "correlationId": "c_1",
         "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         "data": {member: data[member]},
     }
@@ -107,9 +118,24 @@ PER_INPUT: list[tuple[str, Mutation]] = [
     ("displayName-ls", at("actor.displayName", "a\u2028b")),
     ("userAgent-long", at("actor.userAgent", "u" * 1001)),
     ("actor-id-long", at("actor.id", "a" * 201)),
-    *[(f"ip-{v}", at("actor.ip", v)) for v in (
-        "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "::1", "2001:db8::1", "fe80::1%eth0",
-        "::ffff:1.2.3.4", "1.2.3.4 ", "", "x" * 46, "\u0661.2.3.4")],
+    *[
+        (f"ip-{v}", at("actor.ip", v))
+        for v in (
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "::1",
+            "2001:db8::1",
+            "fe80::1%eth0",
+            "::ffff:1.2.3.4",
+            "1.2.3.4 ",
+            "",
+            "x" * 46,
+            "\u0661.2.3.4",
+        )
+    ],
     ("ip-null", at("actor.ip", None)),
     ("target-null", at("target", None)),
     ("target-missing", at("target", ...)),
@@ -121,16 +147,21 @@ PER_INPUT: list[tuple[str, Mutation]] = [
     ("causation-other", at("causationId", "ev_0")),
     ("outcome-failure", at("outcome", "FAILURE")),
     ("outcome-missing", at("outcome", ...)),
-    *[(f"traceparent-{i}", at("traceparent", v)) for i, v in enumerate((
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
-        "",
-    ))],
+    *[
+        (f"traceparent-{i}", at("traceparent", v))
+        for i, v in enumerate(
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+                "",
+            )
+        )
+    ],
     ("occurred-4min-ahead", at("occurredAt", (NOW + dt.timedelta(minutes=4)).isoformat())),
     ("occurred-6min-ahead", at("occurredAt", (NOW + dt.timedelta(minutes=6)).isoformat())),
     ("occurred-offset", at("occurredAt", "2026-01-01T12:00:00.123456+05:30")),
@@ -147,8 +178,16 @@ PER_INPUT: list[tuple[str, Mutation]] = [
     ("itemCount-max", at("data.orderPlaced.itemCount", 2**31 - 1)),
     ("orderId-empty", at("data.orderPlaced.orderId", "")),
     ("orderId-long", at("data.orderPlaced.orderId", "o" * 201)),
-    ("many-problems", lambda e: e.update(eventId="", source="X", correlationId="c" * 201,
-                                         traceparent="bad", occurredAt=(NOW + dt.timedelta(hours=1)).isoformat())),
+    (
+        "many-problems",
+        lambda e: e.update(
+            eventId="",
+            source="X",
+            correlationId="c" * 201,
+            traceparent="bad",
+            occurredAt=(NOW + dt.timedelta(hours=1)).isoformat(),
+        ),
+    ),
 ]
 
 PER_MEMBER: list[tuple[str, str, Mutation]] = [
@@ -238,8 +277,13 @@ class Pair:
         raw = json.dumps(body).encode()
         answers = []
         for client, keys in zip(self.clients, self.keys, strict=True):
-            answers.append(await client.post("/graphql", content=raw, headers={
-                "Authorization": f"Bearer {keys[key]}", "Content-Type": "application/json"}))
+            answers.append(
+                await client.post(
+                    "/graphql",
+                    content=raw,
+                    headers={"Authorization": f"Bearer {keys[key]}", "Content-Type": "application/json"},
+                )
+            )
         fast, reference = answers
         assert reference.headers.get(fast_ingest.HEADER) == "reference"  # the reference gateway has fast ingest off
         contents = [answer.content for answer in answers]
@@ -273,9 +317,11 @@ async def pair(backend: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> 
             engines.append(engine)
             await upgrade(engine)
             own = {}
-            for name, tenants, scopes in (("writer", [TENANT], ["events:write"]),
-                                          ("multi", [TENANT, "other"], ["events:write"]),
-                                          ("reader", [TENANT], ["events:read"])):
+            for name, tenants, scopes in (
+                ("writer", [TENANT], ["events:write"]),
+                ("multi", [TENANT, "other"], ["events:write"]),
+                ("reader", [TENANT], ["events:read"]),
+            ):
                 own[name] = (await create_key(engine, name=name, tenants=tenants, scopes=scopes, sources=SOURCES))[1]
             keys.append(own)
             app = create_app(Settings(database_url=url, fast_ingest=fast), engine=engine)
@@ -319,8 +365,14 @@ async def test_fast_and_reference_paths_answer_alike(pair: Pair) -> None:
         event = base(3000)
         mutate(event)
         await pair.same({"query": RECORD, "variables": {"events": [base(3001), event]}})
-    for variables in ({"events": base(3002)}, {"events": None}, {}, {"events": [None]}, {"events": "x"},
-                      {"events": []}):
+    for variables in (
+        {"events": base(3002)},
+        {"events": None},
+        {},
+        {"events": [None]},
+        {"events": "x"},
+        {"events": []},
+    ):
         await pair.same({"query": RECORD, "variables": variables})
     await pair.same({"query": RECORD, "variables": {"events": [base(3003)]}}, key="reader")
     await pair.same({"query": RECORD, "variables": {"events": [base(3004), base(3005)]}}, key="multi")
@@ -339,8 +391,9 @@ async def test_a_database_failure_is_the_same_masked_error(pair: Pair, monkeypat
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(ingest, "append", broken)  # the write path calls the store through this name
-    body = await pair.same({"query": RECORD.replace("recordEvents(", "r: recordEvents("),
-                            "variables": {"events": [base(1)]}}, masked=True)
+    body = await pair.same(
+        {"query": RECORD.replace("recordEvents(", "r: recordEvents("), "variables": {"events": [base(1)]}}, masked=True
+    )
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "INTERNAL"
     assert pair.executors == ["fast-ingest"]
 

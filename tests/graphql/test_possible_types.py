@@ -17,8 +17,11 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 def apollo_possible_types(introspection: dict[str, Any]) -> dict[str, list[str]]:
     """Apollo's documented recipe, applied to an introspection result: every type that has possibleTypes."""
-    return {t["name"]: sorted(p["name"] for p in t["possibleTypes"])
-            for t in introspection["__schema"]["types"] if t["possibleTypes"]}
+    return {
+        t["name"]: sorted(p["name"] for p in t["possibleTypes"])
+        for t in introspection["__schema"]["types"]
+        if t["possibleTypes"]
+    }
 
 
 async def test_possible_types_match_the_served_schema_and_schema_graphql(api: Api) -> None:

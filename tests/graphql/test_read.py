@@ -71,8 +71,12 @@ async def test_search_and_filter_agree_and_errors_name_the_token(api: Api) -> No
     assert await ids_of(search=f"correlation:{corr} occurred:>={now(-3600)[:10]}") == ids[::-1]
     assert await ids_of(search=f"correlation:{corr}", filter={"sources": ["checkout"]}) == [ids[0]]
     assert await ids_of(search=f"correlation:{corr} occurred:<2000-01-01") == []
-    for bad, named in (("colour:blue", "colour"), ("outcome:maybe", "maybe"), ("occurred:>=yesterday", "yesterday"),
-                       ("justaword", "justaword")):
+    for bad, named in (
+        ("colour:blue", "colour"),
+        ("outcome:maybe", "maybe"),
+        ("occurred:>=yesterday", "yesterday"),
+        ("justaword", "justaword"),
+    ):
         errors = await api.errors(PAGE, {"first": 5, "search": bad}, key="reader")
         assert named in errors[0]["message"] and errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
 
@@ -83,8 +87,11 @@ async def test_page_size_and_cursor_errors(api: Api) -> None:
     assert "500" in too_many[0]["message"] and too_many[0]["extensions"]["code"] == "LIMIT_EXCEEDED"
     assert (await api.errors(PAGE, {"last": -1}, key="reader"))[0]["extensions"]["code"] == "BAD_USER_INPUT"
     cursor = (await api.ok(PAGE, {"first": 1}, key="reader"))["events"]["pageInfo"]["endCursor"]
-    for variables in ({"after": "garbage"}, {"after": cursor, "search": "type:order.*"},
-                      {"before": cursor, "orderBy": {"field": "OCCURRED_AT", "direction": "DESC"}}):
+    for variables in (
+        {"after": "garbage"},
+        {"after": cursor, "search": "type:order.*"},
+        {"before": cursor, "orderBy": {"field": "OCCURRED_AT", "direction": "DESC"}},
+    ):
         errors = await api.errors(PAGE, {"first": 2, **variables}, key="reader")
         assert errors[0]["extensions"]["code"] == "INVALID_CURSOR"
 
@@ -107,9 +114,7 @@ query($first: Int!) {
 STATEMENTS_PER_NESTED_PAGE = 5
 
 
-async def test_a_page_costs_the_same_few_statements_whatever_its_size(
-    api: Api, statements: StatementCounter
-) -> None:
+async def test_a_page_costs_the_same_few_statements_whatever_its_size(api: Api, statements: StatementCounter) -> None:
     flows = await _flows(api, 40)  # 120 events
     await api.ok("{ __typename }", key="reader")
     counts = {}
@@ -130,10 +135,24 @@ async def test_a_page_costs_the_same_few_statements_whatever_its_size(
 
 async def test_v1_events_are_served_upcast_and_hashed_as_recorded(api: Api, engine: AsyncEngine, tenant: str) -> None:
     v1 = NewEvent(
-        tenant=tenant, event_id="legacy-1", source="checkout", type="order.placed", schema_version=1,
-        occurred_at=dt.datetime(2025, 1, 2, 3, 4, 5, 600000, tzinfo=dt.UTC), actor_type="USER", actor_id="u_1",
-        actor_display_name=None, actor_ip=None, actor_user_agent=None, target_type=None, target_id=None,
-        target_display_name=None, outcome="SUCCESS", correlation_id=None, causation_id=None, traceparent=None,
+        tenant=tenant,
+        event_id="legacy-1",
+        source="checkout",
+        type="order.placed",
+        schema_version=1,
+        occurred_at=dt.datetime(2025, 1, 2, 3, 4, 5, 600000, tzinfo=dt.UTC),
+        actor_type="USER",
+        actor_id="u_1",
+        actor_display_name=None,
+        actor_ip=None,
+        actor_user_agent=None,
+        target_type=None,
+        target_id=None,
+        target_display_name=None,
+        outcome="SUCCESS",
+        correlation_id=None,
+        causation_id=None,
+        traceparent=None,
         data={"orderId": "o_1", "total": {"amountMinor": 250, "currency": "EUR"}, "itemCount": 1},
     )
     await append(engine, [v1])
@@ -151,7 +170,7 @@ async def test_another_tenants_events_are_invisible(api: Api, engine: AsyncEngin
     from app.auth.keys import create_key
 
     ((corr, ids),) = await _flows(api, 1)
-    node_id = (await api.ok(f'{{ event(eventId: "{ids[0]}") {{ ... on AuditEvent {{ id }} }} }}', key="reader"))
+    node_id = await api.ok(f'{{ event(eventId: "{ids[0]}") {{ ... on AuditEvent {{ id }} }} }}', key="reader")
     _, stranger = await create_key(engine, name="s", tenants=[f"t{uid()}"], scopes=["events:read"], sources=[])
     api.keys.stranger = stranger  # type: ignore[attr-defined]
     queries = {

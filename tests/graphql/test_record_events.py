@@ -26,5 +26,7 @@ async def test_rejections_do_not_block_the_batch(api: Api) -> None:
     assert payload["results"][1]["errors"][0]["path"] == ["data", "orderPlaced", "total", "currency"]
     assert payload["results"][1]["errors"][0]["code"] == "INVALID_CURRENCY"
     assert payload["results"][2]["errors"][0] == {
-        "path": ["occurredAt"], "code": "IN_FUTURE", "message": "must not be more than 5 minutes in the future"
+        "path": ["occurredAt"],
+        "code": "IN_FUTURE",
+        "message": "must not be more than 5 minutes in the future",
     }

@@ -13,16 +13,21 @@ from tests.helpers import Api
 
 async def test_graphiqls_introspection_query_passes_the_default_limits(api: Api) -> None:
     query = get_introspection_query(
-        descriptions=True, specified_by_url=True, directive_is_repeatable=True, schema_description=True,
-        input_value_deprecation=True, one_of=True,
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+        one_of=True,
     )
     data = await api.ok(query, key=None)  # GraphiQL fetches the schema before a key is typed in
     assert data["__schema"]["queryType"]["name"] == "Query"
 
 
 async def _client(settings: Settings, engine: AsyncEngine) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine=engine)),
-                             base_url="http://gateway")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, engine=engine)), base_url="http://gateway"
+    )
 
 
 async def test_production_switches_turn_off_introspection_graphiql_and_suggestions(

@@ -38,8 +38,9 @@ async def test_another_source_can_neither_squat_nor_probe_an_id(api: Api, engine
     assert own["__typename"] == "EventRejected" and own["errors"][0]["code"] == "CONFLICT"
 
 
-async def test_causation_prefers_the_effect_source_else_the_earliest_holder(api: Api, engine: AsyncEngine,
-                                                                            tenant: str) -> None:
+async def test_causation_prefers_the_effect_source_else_the_earliest_holder(
+    api: Api, engine: AsyncEngine, tenant: str
+) -> None:
     _, squatter = await create_key(engine, name="x", tenants=[tenant], scopes=["events:write"], sources=["x"])
     api.keys.squatter = squatter  # type: ignore[attr-defined]
     order_id = f"ord_{uuid.uuid4().hex[:6]}"
@@ -50,7 +51,10 @@ async def test_causation_prefers_the_effect_source_else_the_earliest_holder(api:
     read = (await api.ok(READ, {"id": payment["eventId"]}))["event"]
     assert read["causedBy"] == {"source": "checkout", "eventId": order_id}
     assert (await api.ok(READ, {"id": order_id}))["event"] == {
-        "source": "checkout", "causedBy": None, "effects": [{"eventId": payment["eventId"]}]}
+        "source": "checkout",
+        "causedBy": None,
+        "effects": [{"eventId": payment["eventId"]}],
+    }
     # The squatter's own event with that id has no effects: the payment resolves to checkout's order.
     own = order_placed(source="x", causationId=order_id)
     await _record(api, "squatter", own)

@@ -18,8 +18,9 @@ async def _seed(engine: AsyncEngine, tenant: str, count: int) -> int:
     batch = []
     for flow in flows(count, seed=5):
         for step in flow.steps:
-            event = validate(Submission(envelope={**step.envelope, "tenant": tenant}, member=step.member,
-                                        data=step.data), principal)
+            event = validate(
+                Submission(envelope={**step.envelope, "tenant": tenant}, member=step.member, data=step.data), principal
+            )
             assert not isinstance(event, Rejected)
             batch.append(event)
     await append(engine, batch)
@@ -47,8 +48,11 @@ async def test_hundreds_of_nodes_with_relations_answer(api: Api, engine: AsyncEn
     total = await _seed(engine, tenant, 700)
     ids = [node_id(tenant, sequence) for sequence in range(1, min(total, 600) + 1)]
     selection = "... on AuditEvent { eventId effects(first: 1) { __typename } correlated(first: 1) { __typename } }"
-    query = "query($a: [ID!]!, $b: [ID!]!) { a: nodes(ids: $a) { " + selection + " } b: nodes(ids: $b) { " + (
-        selection + " } }"
+    query = (
+        "query($a: [ID!]!, $b: [ID!]!) { a: nodes(ids: $a) { "
+        + selection
+        + " } b: nodes(ids: $b) { "
+        + (selection + " } }")
     )
     data = await api.ok(query, {"a": ids[:300], "b": ids[300:]}, key="reader")
     assert len(data["a"]) + len(data["b"]) == len(ids) and all(data["a"]) and all(data["b"])

@@ -26,9 +26,11 @@ from tests.helpers import RECORD, Api, StatementCounter, order_placed, payment_c
 
 ALIASES = 10
 IDS_PER_ALIAS = 500
-NODES = "query($ids: [ID!]!) {\n" + "\n".join(
-    f"  a{n}: nodes(ids: $ids{n}) {{ ... on AuditEvent {{ eventId sequence }} }}" for n in range(ALIASES)
-) + "\n}"
+NODES = (
+    "query($ids: [ID!]!) {\n"
+    + "\n".join(f"  a{n}: nodes(ids: $ids{n}) {{ ... on AuditEvent {{ eventId sequence }} }}" for n in range(ALIASES))
+    + "\n}"
+)
 NODES = NODES.replace("query($ids: [ID!]!)", "query(" + ", ".join(f"$ids{n}: [ID!]!" for n in range(ALIASES)) + ")")
 MAX_STATEMENT_CHARS = 32_000
 MAX_POSTGRES_UNION_CHARS = 200_000  # 128 branches of ~1.4 kB
@@ -115,8 +117,9 @@ async def test_correlated_500_with_effects_answers_on_both_backends(
     assert max(len(s) for s in statements.statements) < MAX_POSTGRES_UNION_CHARS
 
 
-async def test_per_key_lookups_merge_chunks_exactly(engine: AsyncEngine, api: Api, tenant: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_per_key_lookups_merge_chunks_exactly(
+    engine: AsyncEngine, api: Api, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same answer whatever the chunk size: chunks split keys, never a key's events."""
     stored = await _seed(api, 30)
     reader = TenantReader(engine, tenant)

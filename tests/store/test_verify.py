@@ -53,6 +53,8 @@ async def test_a_range_over_the_maximum_is_limit_exceeded_and_parts_are_fine(
     cli = subprocess.run(
         [sys.executable, "-m", "app", "verify", "--tenant", tenant],
         env={**os.environ, "AUDIT_DATABASE_URL": database_url, "AUDIT_MAX_VERIFY_RANGE": str(MAX)},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert cli.returncode == 1 and "BROKEN at sequence 2 (2 events checked)" in cli.stdout, cli.stdout + cli.stderr

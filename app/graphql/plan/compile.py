@@ -238,8 +238,10 @@ class Compiler:
                 relations.append(Relation(key, name, definition, sub[0].node, self.event_plan(sub)))
                 inline[len(fields)] = "None"
                 fields.append((key, _none))
-            elif name not in _ENVELOPE and column in _RECORD_COLUMNS and (
-                expression := _inline_string(definition.type, f"r.{_identifier(column)}")
+            elif (
+                name not in _ENVELOPE
+                and column in _RECORD_COLUMNS
+                and (expression := _inline_string(definition.type, f"r.{_identifier(column)}"))
             ):
                 inline[len(fields)] = expression
                 fields.append((key, _none))

@@ -141,9 +141,7 @@ class CompiledExecutor:
                 prepared.plans[key] = found
         return found
 
-    async def execute(
-        self, query: Any, variables: Any, operation_name: Any, context: Context
-    ) -> dict[str, Any] | None:
+    async def execute(self, query: Any, variables: Any, operation_name: Any, context: Context) -> dict[str, Any] | None:
         """The response's ``data``, or None when the reference executor must serve this request."""
         reason = await self._try(query, variables, operation_name, context)
         if isinstance(reason, dict):
