@@ -189,8 +189,6 @@ fragment Ev on AuditEvent {
 # Hostile-caller checks -------------------------------------------------------------------------------------------
 
 LEAKS = ("Traceback", "sqlalchemy", "SELECT ", "/work/", ".py")
-LIMIT_CODES = {"GRAPHQL_VALIDATION_FAILED", "LIMIT_EXCEEDED"}
-COERCION_CODES = {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
