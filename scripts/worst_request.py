@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +202,7 @@ def main() -> None:
         "keys",
         "create",
         "--name",
-        "bench-writer",
+        f"bench-writer-{uuid.uuid4().hex[:8]}",
         "--tenant",
         TENANT,
         "--scope",
@@ -212,7 +213,16 @@ def main() -> None:
         "payments",
     )
     reader = _cli(
-        checkout, url, "keys", "create", "--name", "bench-reader", "--tenant", TENANT, "--scope", "events:read"
+        checkout,
+        url,
+        "keys",
+        "create",
+        "--name",
+        f"bench-reader-{uuid.uuid4().hex[:8]}",
+        "--tenant",
+        TENANT,
+        "--scope",
+        "events:read",
     )
     server = Server(checkout, url, log)
     try:

@@ -84,17 +84,33 @@ def cli(url: str, *arguments: str, timeout: float = 600) -> str:
     return done.stdout
 
 
+def _key_name(role: str) -> str:
+    """Key names are unique among a tenant's active keys, and the read logs are reused across runs."""
+    return f"{role}-{uuid.uuid4().hex[:8]}"
+
+
 def writer_key(url: str, tenant: str, sources: list[str] = SOURCES) -> str:
     """``audit-gateway keys create … --scope events:write | tail -n 1``."""
     arguments = [f"--source={source}" for source in sources]
     output = cli(
-        url, "keys", "create", "--name", "bench-writer", "--tenant", tenant, "--scope", "events:write", *arguments
+        url,
+        "keys",
+        "create",
+        "--name",
+        _key_name("bench-writer"),
+        "--tenant",
+        tenant,
+        "--scope",
+        "events:write",
+        *arguments,
     )
     return output.strip().splitlines()[-1]
 
 
 def reader_key(url: str, tenant: str) -> str:
-    output = cli(url, "keys", "create", "--name", "bench-reader", "--tenant", tenant, "--scope", "events:read")
+    output = cli(
+        url, "keys", "create", "--name", _key_name("bench-reader"), "--tenant", tenant, "--scope", "events:read"
+    )
     return output.strip().splitlines()[-1]
 
 
