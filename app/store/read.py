@@ -227,7 +227,11 @@ class TenantReader:
             same_source.c.source == events.c.source,
         )
         held_earlier = exists().where(
-            earlier.c.tenant == self.tenant, earlier.c.event_id == event_id, earlier.c.sequence < sequence
+            earlier.c.tenant == self.tenant,
+            earlier.c.event_id == event_id,
+            # "+ 0": the holders of one id are found by the (tenant, event_id, source) index; a bare range on
+            # sequence lets SQLite pick the primary key and scan every earlier event of the tenant instead.
+            earlier.c.sequence + 0 < sequence,
         )
         resolves_here = or_(events.c.source == source, and_(~held_by_effect_source, ~held_earlier))
         return (

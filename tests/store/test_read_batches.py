@@ -56,3 +56,15 @@ async def test_hundreds_of_nodes_with_relations_answer(api: Api, engine: AsyncEn
     )
     data = await api.ok(query, {"a": ids[:300], "b": ids[300:]}, key="reader")
     assert len(data["a"]) + len(data["b"]) == len(ids) and all(data["a"]) and all(data["b"])
+
+
+async def test_sqlite_finds_a_causes_earlier_holders_by_its_id(engine: AsyncEngine, tenant: str) -> None:
+    """The "earlier holder" check of ``effects`` reads the holders of one id, never the tenant's earlier events."""
+    if engine.dialect.name != "sqlite":
+        return
+    statement = TenantReader(engine, tenant)._effects_branch(("ord_1", "checkout", 900_000), 50)
+    sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    async with engine.connect() as connection:
+        plan = " | ".join(str(row[3]) for row in await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "sequence<?" not in plan, plan
+    assert plan.count("(tenant=? AND event_id=?") == 2, plan
