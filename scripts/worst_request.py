@@ -244,6 +244,7 @@ def main() -> None:
         f"{url.split(':')[0]}"
     )
     print(f"{'request':24} {'outcome':28} {'seconds':>8} {'answer MB':>9} {'peak MiB':>9} {'growth MiB':>10}")
+    measured: list[dict[str, Any]] = []
     for name, (query, variables) in requests.items():
         server = Server(checkout, url, log)
         try:
@@ -260,8 +261,18 @@ def main() -> None:
             f"{(peak - before) / 1024:10.0f}",
             flush=True,
         )
+        measured.append(
+            {
+                "request": name,
+                "outcome": _outcome(status, body),
+                "seconds": round(seconds, 3),
+                "peak_memory_mb": round(peak / 1024, 1),
+            }
+        )
     lines = log.read_text(errors="replace").splitlines()
     print(f"server log: {len(lines)} lines, {log.stat().st_size / 1e6:.1f} MB ({log})")
+    # Last line, for scripts/bench/worst.py: the slowest request of this run.
+    print(json.dumps({**max(measured, key=lambda m: m["seconds"]), "server_log_lines": len(lines)}))
 
 
 def _outcome(status: int, body: dict[str, Any] | None) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.store.records import NewEvent
+
 POSTGRES_ADMIN_URL = os.environ.get("AUDIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("AUDIT_REQUIRE_POSTGRES") == "1"
 SOURCES = ["checkout", "payments", "identity", "console"]
@@ -301,3 +303,39 @@ HOSTILE = {
     "10k": "x" * 10_000,
 }
 CONTROL = {"nul", "escape", "c1-control"}
+
+
+def stored_event(
+    *,
+    tenant: str,
+    event_id: str,
+    type: str,
+    schema_version: int,
+    data: dict[str, Any],
+    occurred_at: dt.datetime,
+    correlation_id: str | None = None,
+    actor_id: str = "u",
+) -> NewEvent:
+    """An event as the store takes it, written straight to ``append`` (e.g. in an older contract version):
+    a USER actor, no target, outcome SUCCESS, from source ``checkout``."""
+    return NewEvent(
+        tenant=tenant,
+        event_id=event_id,
+        source="checkout",
+        type=type,
+        schema_version=schema_version,
+        occurred_at=occurred_at,
+        actor_type="USER",
+        actor_id=actor_id,
+        actor_display_name=None,
+        actor_ip=None,
+        actor_user_agent=None,
+        target_type=None,
+        target_id=None,
+        target_display_name=None,
+        outcome="SUCCESS",
+        correlation_id=correlation_id,
+        causation_id=None,
+        traceparent=None,
+        data=data,
+    )

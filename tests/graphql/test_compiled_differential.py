@@ -53,7 +53,7 @@ from app.ingest import Rejected, Submission, validate
 from app.server import create_app
 from app.store.append import append
 from app.store.records import NewEvent
-from tests.helpers import StatementCounter
+from tests.helpers import StatementCounter, stored_event
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCEPTANCE = Path("/work/shared/acceptance/test_acceptance.py")
@@ -646,25 +646,12 @@ async def test_masked_internal_errors_answer_identically(engine: AsyncEngine, wo
     await append(
         engine,
         [
-            NewEvent(
+            stored_event(
                 tenant=broken,
                 event_id="bad-1",
-                source="checkout",
                 type="order.placed",
                 schema_version=2,
                 occurred_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
-                actor_type="USER",
-                actor_id="u",
-                actor_display_name=None,
-                actor_ip=None,
-                actor_user_agent=None,
-                target_type=None,
-                target_id=None,
-                target_display_name=None,
-                outcome="SUCCESS",
-                correlation_id=None,
-                causation_id=None,
-                traceparent=None,
                 data={"orderId": "o", "total": {"amountMinor": 1, "currency": "EUR"}, "itemCount": 1},  # no channel
             )
         ],

@@ -8,8 +8,17 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store.append import append
-from app.store.records import NewEvent
-from tests.helpers import RECORD, Api, StatementCounter, now, order_placed, payment_captured, refund_issued, uid
+from tests.helpers import (
+    RECORD,
+    Api,
+    StatementCounter,
+    now,
+    order_placed,
+    payment_captured,
+    refund_issued,
+    stored_event,
+    uid,
+)
 
 PAGE = """
 query($first: Int, $after: String, $last: Int, $before: String, $filter: AuditEventFilter, $search: String,
@@ -134,25 +143,13 @@ async def test_a_page_costs_the_same_few_statements_whatever_its_size(api: Api, 
 
 
 async def test_v1_events_are_served_upcast_and_hashed_as_recorded(api: Api, engine: AsyncEngine, tenant: str) -> None:
-    v1 = NewEvent(
+    v1 = stored_event(
         tenant=tenant,
         event_id="legacy-1",
-        source="checkout",
         type="order.placed",
         schema_version=1,
         occurred_at=dt.datetime(2025, 1, 2, 3, 4, 5, 600000, tzinfo=dt.UTC),
-        actor_type="USER",
         actor_id="u_1",
-        actor_display_name=None,
-        actor_ip=None,
-        actor_user_agent=None,
-        target_type=None,
-        target_id=None,
-        target_display_name=None,
-        outcome="SUCCESS",
-        correlation_id=None,
-        causation_id=None,
-        traceparent=None,
         data={"orderId": "o_1", "total": {"amountMinor": 250, "currency": "EUR"}, "itemCount": 1},
     )
     await append(engine, [v1])

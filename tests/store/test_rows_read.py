@@ -14,28 +14,17 @@ from app.store.engine import create_engine
 from app.store.read import TenantReader
 from app.store.records import NewEvent
 from app.store.tables import events
+from tests.helpers import stored_event
 
 
 def _event(tenant: str, n: int, correlation: str) -> NewEvent:
-    return NewEvent(
+    return stored_event(
         tenant=tenant,
         event_id=f"e{n}",
-        source="checkout",
         type="user.signed_in",
         schema_version=1,
         occurred_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=n),
-        actor_type="USER",
-        actor_id="u",
-        actor_display_name=None,
-        actor_ip=None,
-        actor_user_agent=None,
-        target_type=None,
-        target_id=None,
-        target_display_name=None,
-        outcome="SUCCESS",
         correlation_id=correlation,
-        causation_id=None,
-        traceparent=None,
         data={"method": "SSO", "mfa": True, "sessionId": None},
     )
 
