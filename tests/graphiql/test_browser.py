@@ -449,8 +449,10 @@ def test_graphiql_runs_a_query_offline_in_chromium(tmp_path: Path) -> None:
         # The browser really is offline: an outside fetch fails (it only reaches the dead
         # loopback proxy). Its events are left out of the checks below.
         probe = cdp.evaluate(
-            "fetch('https://example.com/', {mode: 'no-cors', cache: 'no-store'})"
-            ".then(() => 'reached', e => 'blocked: ' + e)"
+            # No answer within 10 s is blocked too (the dead proxy may hold the request instead of refusing it).
+            "Promise.race([fetch('https://example.com/', {mode: 'no-cors', cache: 'no-store'})"
+            ".then(() => 'reached', e => 'blocked: ' + e),"
+            " new Promise(r => setTimeout(() => r('blocked: no answer in 10 s'), 10000))])"
         )
         assert probe.startswith("blocked"), f"outside network reachable from the test browser: {probe}"
 

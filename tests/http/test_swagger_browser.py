@@ -167,8 +167,10 @@ def test_swagger_ui_records_and_reads_back_offline_in_chromium(tmp_path: Path) -
         screenshot.write_bytes(base64.b64decode(cdp.call("Page.captureScreenshot", {"format": "png"})["data"]))
         events = list(cdp.events)
         probe = cdp.evaluate(
-            "fetch('https://example.com/', {mode: 'no-cors', cache: 'no-store'})"
-            ".then(() => 'reached', e => 'blocked: ' + e)"
+            # No answer within 10 s is blocked too (the dead proxy may hold the request instead of refusing it).
+            "Promise.race([fetch('https://example.com/', {mode: 'no-cors', cache: 'no-store'})"
+            ".then(() => 'reached', e => 'blocked: ' + e),"
+            " new Promise(r => setTimeout(() => r('blocked: no answer in 10 s'), 10000))])"
         )
         assert probe.startswith("blocked"), f"outside network reachable from the test browser: {probe}"
 
