@@ -61,6 +61,10 @@ def per_event(call: Callable[[], Any], events_count: int) -> float:
     return (time.perf_counter() - start) / events_count * 1e6
 
 
+def lap(start: float, events_count: int) -> float:
+    return (time.perf_counter() - start) / events_count * 1e6
+
+
 def chain(batch: list[NewEvent]) -> list[dict[str, object]]:
     """What append does per event between the lookup and the insert (app/store/append.py)."""
     recorded_at = dt.datetime.now(dt.UTC)
@@ -100,7 +104,9 @@ async def main() -> None:
     sizes = (500, 100)
     total = (args.rounds + 2) * args.requests * sum(sizes) + 1000
     stream = generate.submissions(total, [TENANT], seed=11)
-    bodies = {size: [record_body(take(stream, size)) for _ in range((args.rounds + 2) * args.requests)] for size in sizes}
+    bodies = {
+        size: [record_body(take(stream, size)) for _ in range((args.rounds + 2) * args.requests)] for size in sizes
+    }
     sample = {size: bodies[size][0] for size in sizes}
     for size in sizes:  # warm-up: caches, statements, plans
         response = await client.post("/graphql", content=bodies[size].pop(), headers=headers)
@@ -153,7 +159,10 @@ async def main() -> None:
     figures: dict[int, dict[str, list[float]]] = {size: {name: [] for name in stage_names} for size in sizes}
     core_rows: dict[int, list[dict[str, Any]]] = {}
     for size in sizes:
-        checked = [validate(s, principal) for s in [_submission(e) for e in fast.coerce(orjson.loads(sample[size])["variables"]["events"])]]
+        checked = [
+            validate(s, principal)
+            for s in [_submission(e) for e in fast.coerce(orjson.loads(sample[size])["variables"]["events"])]
+        ]
         valid = [e for e in checked if isinstance(e, NewEvent)]
         assert len(valid) == size, [e for e in checked if isinstance(e, Rejected)][:3]
         rows = chain(valid)
@@ -164,17 +173,23 @@ async def main() -> None:
             row = figures[size]
             row["parse"].append(per_event(lambda body=body: json.loads(body.decode("utf-8")), size))
             variables = json.loads(body)["variables"]["events"]
-            coerced: list[Any] = []
-            row["coerce"].append(per_event(lambda: coerced.extend(fast.coerce(variables)), size))
-            submissions: list[Any] = []
-            row["submissions"].append(per_event(lambda: submissions.extend(_submission(e) for e in coerced), size))
-            checked: list[Any] = []
-            row["validate"].append(per_event(lambda: checked.extend(validate(s, principal) for s in submissions), size))
+            start = time.perf_counter()
+            coerced = fast.coerce(variables)
+            row["coerce"].append(lap(start, size))
+            start = time.perf_counter()
+            submissions = [_submission(e) for e in coerced]
+            row["submissions"].append(lap(start, size))
+            start = time.perf_counter()
+            checked = [validate(s, principal) for s in submissions]
+            row["validate"].append(lap(start, size))
             valid = [e for e in checked if isinstance(e, NewEvent)]
-            rows: list[Any] = []
-            row["chain"].append(per_event(lambda: rows.extend(chain(valid)), size))
+            start = time.perf_counter()
+            rows = chain(valid)
+            row["chain"].append(lap(start, size))
             outcomes = [Accepted(EventRecord(**r)) for r in rows]  # type: ignore[arg-type]
-            row["answer"].append(per_event(lambda: orjson.dumps({"data": {plan.key: plan.build(_payload(outcomes))}}), size))
+            start = time.perf_counter()
+            orjson.dumps({"data": {plan.key: plan.build(_payload(outcomes))}})
+            row["answer"].append(lap(start, size))
             row["append"].append(await appended(valid, size))
             row["http"].append(await http(size))
             row["core"].append(await core(core_rows[size], size))

@@ -17,7 +17,6 @@ whatever it refuses is handed to the closures, which give the exact answer
 (coerced, or ``Unsupported``). ``NATIVE_COUNTS`` says how often each answered.
 """
 
-
 from __future__ import annotations
 
 import collections
@@ -52,7 +51,7 @@ class Unsupported(Exception):
 
 
 NATIVE_COUNTS: collections.Counter[str] = collections.Counter()
-"""Values coerced per process by the native validator (``native``) and by the closures after it refused (``closures``)."""
+"""Values coerced per process: by the native validator (``native``), by the closures after it refused (``closures``)."""
 
 
 def compile_coercer(type_: GraphQLInputType) -> Coercer:

@@ -37,6 +37,18 @@ class NewEvent:
     traceparent: str | None
     data: dict[str, Any]
 
+    @classmethod
+    def from_values(cls, values: tuple[Any, ...]) -> NewEvent:
+        """One value per field, in ``NEW_EVENT_FIELDS`` order (the ingestion fast path: ~2.5× cheaper than
+        the keyword constructor, whose frozen ``__setattr__`` runs once per field). Builds a ``NewEvent`` only.
+        """
+        if cls is not NewEvent or len(values) != len(_NEW_EVENT_SLOTS):
+            raise TypeError("from_values takes one value per NewEvent field")
+        event = object.__new__(NewEvent)
+        for set_slot, value in zip(_NEW_EVENT_SLOTS, values, strict=True):
+            set_slot(event, value)
+        return event
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventRecord(NewEvent):
@@ -66,3 +78,5 @@ class EventRecord(NewEvent):
 
 NEW_EVENT_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(NewEvent))
 EVENT_RECORD_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(EventRecord))
+_NEW_EVENT_SLOTS: tuple[Any, ...] = tuple(getattr(NewEvent, name).__set__ for name in NEW_EVENT_FIELDS)
+"""The slot descriptors' setters of ``NewEvent``, in field order (``NewEvent.from_values``)."""

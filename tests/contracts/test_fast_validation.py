@@ -1,0 +1,302 @@
+"""The fast validation (twins of the contract models, app/contracts/fast.py) and the reference agree exactly.
+
+``app.ingest.validate`` asks the twins first and the contract models only for what the twins refuse. Over a
+corpus of good and bad submissions (every rule of the README's validation table at its boundaries, the
+benchmark's generated events, and hypothesis' strings from an alphabet of boundary characters in every
+field), it must return exactly what ``validate_reference`` returns: the same ``NewEvent`` (with ``data`` in
+the same key order, which the stored JSON keeps), or the same ``Rejected`` (event id, problems, codes,
+messages, paths, in order). Whatever the twins accept, the reference accepts identically.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.auth.principal import Principal, Scope
+from app.config import Settings
+from app.contracts.envelope import Envelope
+from app.contracts.fast import twin
+from app.contracts.registry import BY_INPUT_MEMBER, CURRENT
+from app.demo import SOURCES as DEMO_SOURCES
+from app.graphql.fast_ingest import _submission
+from app.graphql.input_coercion import Unsupported, compile_closures
+from app.graphql.schema import build_schema
+from app.ingest import Rejected, Submission, validate, validate_fast, validate_reference
+from app.store.records import NEW_EVENT_FIELDS, NewEvent
+from scripts import generate
+from scripts.bench.workload import record_input
+from tests.graphql.test_fast_ingest import PER_INPUT, PER_MEMBER, TENANT, TYPE_ERRORS, base
+
+SOURCES = frozenset(DEMO_SOURCES)
+PRINCIPALS = {
+    "one-tenant": Principal("k1", "one", frozenset({TENANT}), frozenset({Scope.WRITE}), SOURCES),
+    "two-tenants": Principal("k2", "two", frozenset({TENANT, "other"}), frozenset({Scope.WRITE}), SOURCES),
+    "one-source": Principal("k3", "src", frozenset({TENANT, "bench"}), frozenset({Scope.WRITE}), frozenset({"x"})),
+    "bench": Principal("k4", "bench", frozenset({"bench"}), frozenset({Scope.WRITE}), SOURCES),
+}
+_SCHEMA = build_schema(Settings())._schema
+_MUTATION = _SCHEMA.mutation_type
+assert _MUTATION is not None
+COERCE = compile_closures(_MUTATION.fields["recordEvents"].args["events"].type)
+
+
+def coerced(events: list[dict[str, Any]]) -> list[Submission] | None:
+    """The events as GraphQL hands them to the write path (None: GraphQL refuses them)."""
+    try:
+        return [_submission(event) for event in COERCE(copy.deepcopy(events))]
+    except Unsupported:
+        return None
+
+
+def assert_same(submission: Submission) -> bool:
+    """Both validations answer alike for every principal; True when the twins took the common case."""
+    took_fast = False
+    for principal in PRINCIPALS.values():
+        reference = validate_reference(submission, principal)
+        answer = validate(submission, principal)
+        assert answer == reference, (submission, principal)
+        assert type(answer) is type(reference)
+        if isinstance(reference, NewEvent):
+            assert isinstance(answer, NewEvent)
+            assert [getattr(answer, name) for name in NEW_EVENT_FIELDS] == [
+                getattr(reference, name) for name in NEW_EVENT_FIELDS
+            ]
+            assert json.dumps(answer.data) == json.dumps(reference.data)  # same key order as stored
+            assert answer.occurred_at.tzinfo == reference.occurred_at.tzinfo
+        fast = validate_fast(submission, principal)
+        if fast is not None:
+            took_fast = True
+            assert fast == reference
+        else:
+            assert isinstance(reference, Rejected) or _not_common(submission)
+    return took_fast
+
+
+def _not_common(submission: Submission) -> bool:
+    """A valid event the twins leave to the reference: some string is not printable ASCII."""
+
+    def strings(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            return [text for value in node.values() for text in strings(value)]
+        if isinstance(node, list):
+            return [text for value in node for text in strings(value)]
+        return [node] if isinstance(node, str) else []
+
+    return any(not (text.isascii() and text.isprintable()) for text in strings([submission.envelope, submission.data]))
+
+
+def _corpus() -> list[dict[str, Any]]:
+    events = []
+    for n, (_, mutate) in enumerate(PER_INPUT):
+        event = base(1000 + n)
+        mutate(event)
+        events.append(event)
+    for n, (_, member, mutate) in enumerate(PER_MEMBER):
+        event = base(2000 + n, member)
+        mutate(event)
+        events.append(event)
+    for n, (_, mutate) in enumerate(TYPE_ERRORS):  # those GraphQL accepts on some path still reach validation
+        event = base(3000 + n)
+        mutate(event)
+        events.append(event)
+    return events
+
+
+def test_the_corpus_validates_alike() -> None:
+    fast = total = 0
+    for event in _corpus():
+        submissions = coerced([event])
+        if submissions is None:
+            continue
+        (submission,) = submissions
+        total += 1
+        fast += assert_same(submission)
+    assert total > 100 and fast > 20, (total, fast)
+
+
+def test_generated_events_validate_alike_and_take_the_twins() -> None:
+    stream = list(generate.submissions(600, ["bench"], seed=5))
+    submissions = coerced([record_input(s) for s in stream])
+    assert submissions is not None
+    assert all(assert_same(s) for s in submissions)  # ASCII demo data: every one settled by the twins
+    for raw in stream[:100]:  # also as the generator hands them over (Python mappings, not GraphQL-coerced)
+        assert_same(raw)
+
+
+def test_boundaries_of_every_rule() -> None:
+    """Each rule of the README's table just inside and just outside, one field at a time."""
+    now = dt.datetime.now(dt.UTC)
+    cases: list[tuple[str, Any]] = [
+        ("eventId", ""),
+        ("eventId", "e" * 200),
+        ("eventId", "e" * 201),
+        ("eventId", "e\u0301"),  # not NFC
+        ("eventId", "\u00e9"),
+        ("eventId", "a\u00a0b"),
+        ("eventId", "a\u2003b"),
+        ("eventId", "a\u200bb"),  # Cf
+        ("eventId", "~!"),
+        ("eventId", " a"),
+        ("tenant", "a" * 64),
+        ("tenant", "a" * 65),
+        ("tenant", "-a"),
+        ("tenant", "a-"),
+        ("tenant", "a\n"),
+        ("source", "checkout\n"),
+        ("source", "check out"),
+        ("occurredAt", now + dt.timedelta(minutes=4, seconds=50)),
+        ("occurredAt", now + dt.timedelta(minutes=5, seconds=10)),
+        ("occurredAt", dt.datetime(1970, 1, 1, tzinfo=dt.UTC)),
+        ("occurredAt", dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)),
+        ("occurredAt", dt.datetime(2020, 1, 1)),  # no offset (a Python caller)
+        ("occurredAt", "2020-01-01T00:00:00+01:00"),
+        ("occurredAt", "2020-01-01T00:00:00"),
+        ("traceparent", "00-" + "0" * 31 + "1-" + "0" * 15 + "1-00"),
+        ("traceparent", "fe-" + "a" * 32 + "-" + "b" * 16 + "-ff"),
+        ("traceparent", "ff-" + "a" * 32 + "-" + "b" * 16 + "-00"),
+        ("traceparent", "00-" + "0" * 32 + "-" + "b" * 16 + "-00"),
+        ("traceparent", "00-" + "a" * 32 + "-" + "0" * 16 + "-00"),
+        ("traceparent", "00-" + "a" * 32 + "-" + "b" * 16 + "-00\n"),
+        ("actor.ip", "1.2.3.4"),
+        ("actor.ip", "255.255.255.256"),
+        ("actor.ip", "::"),
+        ("actor.ip", "1.2.3.4\n"),
+        ("actor.displayName", "x" * 1000),
+        ("actor.displayName", "x" * 1001),
+        ("actor.displayName", "tab\there"),
+        ("actor.displayName", "\x7f"),
+        ("actor.displayName", "\x9f"),
+        ("actor.displayName", "\xa0"),
+        ("actor.displayName", "~"),
+        ("actor.userAgent", "\u2029"),
+        ("target.displayName", ""),
+        ("causationId", "ev_x"),
+        ("data.orderPlaced.total.currency", "XXX"),
+        ("data.orderPlaced.total.currency", "EUR "),
+        ("data.orderPlaced.total.amountMinor", 0),
+        ("data.orderPlaced.total.amountMinor", -1),
+        ("data.orderPlaced.total.amountMinor", 2**63 - 1),
+        ("data.orderPlaced.itemCount", 0),
+        ("data.orderPlaced.itemCount", -1),
+        ("data.orderPlaced.orderId", "o" * 200),
+    ]
+    for path, value in cases:
+        event = base(1)
+        event["occurredAt"] = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        _put(event, path, value)
+        assert_same(_split(event))
+        event["outcome"] = "FAILURE"  # through GraphQL's coercion too, where it accepts the value
+        submissions = (
+            coerced([{**event, "occurredAt": event["occurredAt"].isoformat()}]) if path != "occurredAt" else None
+        )
+        if submissions is not None:
+            assert_same(submissions[0])
+
+
+def _split(event: dict[str, Any]) -> Submission:
+    """A GraphQL-shaped event as a Python caller's submission (no coercion: any value reaches the models)."""
+    envelope = dict(event)
+    ((member, data),) = envelope.pop("data").items()
+    return Submission(envelope=envelope, member=member, data=data)
+
+
+def test_every_contract_example_takes_the_twins() -> None:
+    envelope = {**base(1), "occurredAt": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}
+    envelope.pop("data")
+    for contract in CURRENT:
+        for example in contract.examples:
+            assert assert_same(Submission(envelope=envelope, member=contract.input_member, data=example))
+
+
+def test_twins_are_subclasses_with_the_same_fields() -> None:
+    for model in [Envelope, *(c.model for c in BY_INPUT_MEMBER.values())]:
+        fast = twin(model)
+        assert issubclass(fast, model) and list(fast.model_fields) == list(model.model_fields)
+        assert {n: f.alias for n, f in fast.model_fields.items()} == {n: f.alias for n, f in model.model_fields.items()}
+
+
+def test_from_values_builds_the_keyword_constructors_event() -> None:
+    (submission,) = coerced([base(7)]) or []
+    event = validate_reference(submission, PRINCIPALS["one-tenant"])
+    assert isinstance(event, NewEvent)
+    values = tuple(getattr(event, name) for name in NEW_EVENT_FIELDS)
+    assert NewEvent.from_values(values) == event
+    with pytest.raises(TypeError):
+        NewEvent.from_values(values[:-1])
+
+
+# Characters at the edges of the rules: ASCII edges, whitespace of every kind, controls, Cf, combining
+# marks, non-NFC, surrogates, astral, and the characters of names, hex and addresses.
+ALPHABET = (
+    "aZz09_.-:~!/ \t\n\r\x00\x1f\x7f\x80\x85\x9f\xa0\xad\u00e9e\u0301\u200b\u200d\u2028\u2029\u202e\u3000"
+    "\ufeff\ud800\U0001f600ABCDEFabcdef"
+)
+TEXT = st.text(alphabet=ALPHABET, max_size=8) | st.sampled_from(
+    ["", "a" * 200, "a" * 201, "a" * 64, "a" * 65, "x" * 1000, "x" * 1001, "1.2.3.4", "::1", "01.2.3.4"]
+)
+FIELDS = [
+    "eventId",
+    "source",
+    "tenant",
+    "actor.id",
+    "actor.displayName",
+    "actor.ip",
+    "actor.userAgent",
+    "target.type",
+    "target.id",
+    "target.displayName",
+    "correlationId",
+    "causationId",
+    "traceparent",
+]
+DATA_FIELDS = {
+    "orderPlaced": ["orderId", "total.currency"],
+    "paymentCaptured": ["paymentId", "orderId", "provider", "amount.currency"],
+    "roleGranted": ["role", "granteeId", "scope"],
+    "settingChanged": ["setting", "changes.0.field", "changes.0.before", "changes.0.after"],
+    "apiKeyCreated": ["keyId", "name", "scopes.0"],
+    "dataExported": ["dataset", "destination"],
+    "refundIssued": ["refundId", "paymentId", "reason"],
+    "userSignedIn": ["sessionId"],
+}
+
+
+def _put(node: Any, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    member=st.sampled_from(sorted(DATA_FIELDS)),
+    envelope_changes=st.lists(st.tuples(st.sampled_from(FIELDS), TEXT), max_size=3),
+    data_changes=st.lists(st.tuples(st.integers(0, 3), TEXT), max_size=2),
+    amount=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+)
+def test_hypothesis_strings_validate_alike(
+    member: str, envelope_changes: list[tuple[str, str]], data_changes: list[tuple[int, str]], amount: int | None
+) -> None:
+    event = base(9, member)
+    event["occurredAt"] = "2020-01-01T00:00:00Z"
+    for path, value in envelope_changes:
+        _put(event, path, value)
+    paths = DATA_FIELDS[member]
+    for index, value in data_changes:
+        _put(event["data"][member], paths[index % len(paths)], value)
+    if amount is not None and member in ("orderPlaced", "paymentCaptured", "refundIssued"):
+        _put(event["data"][member], "total.amountMinor" if member == "orderPlaced" else "amount.amountMinor", amount)
+    submissions = coerced([event])
+    if submissions is not None:
+        assert_same(submissions[0])
