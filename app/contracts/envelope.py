@@ -7,10 +7,10 @@ import enum
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.contracts.values import ContractModel, Id, IpAddress, Name, Text, Timestamp
+from app.contracts.values import PRECHECKS, ContractModel, Id, IpAddress, Name, Text, Timestamp
 from app.errors import Code
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -55,6 +55,17 @@ def _traceparent(value: str) -> str:
 
 
 Traceparent = Annotated[str, Field(max_length=55), AfterValidator(_traceparent)]
+
+
+def _hex_not_all_zero(length: int) -> str:
+    """A regex of ``length`` lower-case hex digits, not all zero: the first non-zero digit at each place."""
+    return "(?:" + "|".join(f"0{{{zeros}}}[1-9a-f][0-9a-f]{{{length - 1 - zeros}}}" for zeros in range(length)) + ")"
+
+
+PRECHECKS[_traceparent] = StringConstraints(
+    pattern=rf"\A(?:[0-9a-e][0-9a-f]|f[0-9a-e])-{_hex_not_all_zero(32)}-{_hex_not_all_zero(16)}-[0-9a-f]{{2}}\z"
+)
+"""Exactly ``_traceparent``'s rule as one native pattern (version not ff, neither id all zeros)."""
 
 
 def trace_id(traceparent: str | None) -> str | None:

@@ -128,12 +128,14 @@ PRECHECKS: dict[object, object] = {
     _identifier: StringConstraints(pattern=r"\A[!-~]*\z"),
     _name: StringConstraints(pattern=r"\A[a-z0-9][a-z0-9_.-]*\z"),
     _non_negative: Field(ge=0),
+    _currency: StringConstraints(pattern=rf"\A(?:{'|'.join(sorted(ISO_4217))})\z"),
 }
 """Rule → a native (Rust) constraint that only values the rule accepts unchanged can pass.
 
 ``app.contracts.fast`` puts these in place of the Python rules in its twins of the contract models:
 printable ASCII passes ``_printable``; visible ASCII (no space) passes ``_identifier`` (printable, no
-whitespace or Cf, ASCII so NFC); ``_name``'s pattern itself; ``_non_negative`` as ``ge=0``.
+whitespace or Cf, ASCII so NFC); ``_name``'s pattern itself; ``_non_negative`` as ``ge=0``; the currency
+codes as one pattern. Rules declared elsewhere add theirs (``envelope._traceparent``).
 """
 
 

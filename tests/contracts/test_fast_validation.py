@@ -300,3 +300,68 @@ def test_hypothesis_strings_validate_alike(
     submissions = coerced([event])
     if submissions is not None:
         assert_same(submissions[0])
+
+
+def _native_accepts(model_field_type: Any, value: str) -> bool:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        TypeAdapter(model_field_type).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_the_currency_precheck_is_the_currency_rule() -> None:
+    """Exhaustive over three letters: the native pattern accepts exactly the ISO 4217 codes."""
+    import itertools
+    import string
+
+    from pydantic_core import SchemaValidator
+    from pydantic_core import core_schema as cs
+
+    from app.contracts.currencies import ISO_4217
+    from app.contracts.values import PRECHECKS, _currency
+
+    pattern = SchemaValidator(cs.str_schema(pattern=PRECHECKS[_currency].pattern))  # type: ignore[attr-defined]
+    accepted = set()
+    for letters in itertools.product(string.ascii_uppercase, repeat=3):
+        code = "".join(letters)
+        try:
+            pattern.validate_python(code)
+        except Exception:
+            continue
+        accepted.add(code)
+    assert accepted == ISO_4217
+    for near in ("EUR\n", "eur", " EUR", "EU", "EURO", ""):
+        with pytest.raises(Exception):
+            pattern.validate_python(near)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789abcdefABF-\n", min_size=50, max_size=57),
+        st.builds(
+            lambda v, t, p, f: f"{v}-{t}-{p}-{f}",
+            st.sampled_from(["00", "01", "fe", "ff", "ef", "f0", "0f", "0g"]),
+            st.sampled_from(["0" * 32, "0" * 31 + "1", "1" + "0" * 31, "0" * 16 + "a" * 16, "a" * 31, "a" * 33]),
+            st.sampled_from(["0" * 16, "0" * 15 + "f", "f" + "0" * 15, "b" * 15]),
+            st.sampled_from(["00", "01", "ff", "0", "000"]),
+        ),
+    )
+)
+def test_the_traceparent_precheck_is_the_traceparent_rule(value: str) -> None:
+    from pydantic_core import SchemaValidator
+    from pydantic_core import core_schema as cs
+
+    from app.contracts.envelope import Traceparent, _traceparent
+    from app.contracts.values import PRECHECKS
+
+    pattern = SchemaValidator(cs.str_schema(pattern=PRECHECKS[_traceparent].pattern))  # type: ignore[attr-defined]
+    try:
+        pattern.validate_python(value)
+        native = True
+    except Exception:
+        native = False
+    assert native == _native_accepts(Traceparent, value)
