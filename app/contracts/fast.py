@@ -16,7 +16,7 @@ import types
 import typing
 from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
 
-from pydantic import AfterValidator, create_model
+from pydantic import AfterValidator, Field, create_model
 
 from app.contracts.values import PRECHECKS, ContractModel
 
@@ -31,7 +31,11 @@ def twin(model: type[ModelT]) -> type[ModelT]:
         fields: dict[str, Any] = {}
         for name, field in model.model_fields.items():
             annotation = _annotated(_fast(field.annotation), field.metadata)
-            fields[name] = (annotation, field.default if not field.is_required() else ...)
+            if field.default_factory is not None:
+                default: Any = Field(default_factory=field.default_factory)
+            else:
+                default = ... if field.is_required() else field.default
+            fields[name] = (annotation, default)
         found = create_model(f"{model.__name__}Twin", __base__=model, __module__=__name__, **fields)
         _TWINS[model] = found
     return cast(type[ModelT], found)
@@ -68,6 +72,4 @@ def _fast(annotation: Any) -> Any:
     if origin is list:
         (item,) = get_args(annotation)
         return list[_fast(item)]  # type: ignore[misc]
-    if get_args(annotation):
-        raise TypeError(f"no twin for the annotation {annotation!r}")
-    return annotation
+    return annotation  # any other type keeps its own rules (and models): slower, never different
