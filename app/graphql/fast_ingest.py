@@ -299,10 +299,12 @@ def _type_text(node: Any) -> str:
 
 
 def _submission(event: dict[str, Any]) -> Submission:
-    """A coerced ``RecordEventInput`` as the write path takes it: envelope fields, member name, member data."""
-    envelope = dict(event)
-    ((member, data),) = envelope.pop("data").items()
-    return Submission(envelope=envelope, member=member, data=data)
+    """A coerced ``RecordEventInput`` as the write path takes it: envelope fields, member name, member data.
+
+    The coerced dict is this request's own (built by the coercion), so its ``data`` is popped in place.
+    """
+    ((member, data),) = event.pop("data").items()
+    return Submission(envelope=event, member=member, data=data)
 
 
 def _payload(outcomes: Sequence[Result]) -> _Payload:
