@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import cProfile
 import dataclasses
+import gc
 import datetime as dt
 import json
 import pstats
@@ -88,6 +89,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--requests", type=int, default=4, help="HTTP requests per batch size and round")
     parser.add_argument("--profile", type=int, help="cProfile the HTTP requests of this batch size instead")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after set-up (what a server could do)")
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of this process's CPU time")
     args = parser.parse_args()
     if args.wall:
@@ -153,6 +155,9 @@ async def main() -> None:
             await append(engine, batch)
         return (CLOCK() - start) / (args.requests * size) * 1e6
 
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()

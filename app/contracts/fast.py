@@ -2,10 +2,10 @@
 
 A twin is a subclass of a contract model with the same fields, defaults, aliases, serializers and model
 validators, except that each Python rule listed in ``values.PRECHECKS`` is replaced by a native
-constraint that only values the rule accepts (unchanged) can pass: printable ASCII for free text,
-visible ASCII for ids, the name pattern, ``ge=0``. So a value a twin accepts is accepted by the contract
-model with equal fields and an equal dump; a value a twin refuses (non-ASCII text, any error) tells
-nothing: the caller then validates with the contract model itself, whose problems are the ones reported.
+constraint that only values the rule accepts (unchanged) can pass: visible ASCII for ids, the name,
+currency and traceparent patterns, ``ge=0``. So a value a twin accepts is accepted by the contract model
+with equal fields and an equal dump; a value a twin refuses (a non-ASCII id, any error) tells nothing:
+the caller then validates with the contract model itself, whose problems are the ones reported.
 
 Nothing is declared here: the twins are derived from the declarations in ``app.contracts``.
 """

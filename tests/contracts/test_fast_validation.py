@@ -80,7 +80,7 @@ def assert_same(submission: Submission) -> bool:
 
 
 def _not_common(submission: Submission) -> bool:
-    """A valid event the twins leave to the reference: some string is not printable ASCII."""
+    """A valid event the twins may leave to the reference: some string is not printable ASCII (an id)."""
 
     def strings(node: Any) -> list[str]:
         if isinstance(node, dict):
@@ -205,6 +205,15 @@ def _split(event: dict[str, Any]) -> Submission:
     envelope = dict(event)
     ((member, data),) = envelope.pop("data").items()
     return Submission(envelope=envelope, member=member, data=data)
+
+
+def test_free_text_beyond_ascii_takes_the_twins() -> None:
+    """Names with accents, tabs and newlines in free text are valid: the twins settle them (no slow path)."""
+    (submission,) = (
+        coerced([{**base(1), "actor": {"type": "USER", "id": "u_1", "displayName": "José\tMüller\n"}}]) or []
+    )
+    assert validate_fast(submission, PRINCIPALS["one-tenant"]) is not None
+    assert assert_same(submission)
 
 
 def test_every_contract_example_takes_the_twins() -> None:
