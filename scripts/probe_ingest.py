@@ -24,8 +24,8 @@ import argparse
 import asyncio
 import cProfile
 import dataclasses
-import gc
 import datetime as dt
+import gc
 import json
 import pstats
 import statistics
