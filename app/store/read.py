@@ -25,7 +25,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.event_query import EventQuery, OrderField, Position, beyond
-from app.store.records import EventRecord
+from app.store.records import EventRecord, record_builder
 from app.store.tables import events
 
 CauseKey = tuple[str, str]
@@ -338,7 +338,15 @@ class TenantReader:
         return summaries
 
 
+_COLUMNS = tuple(column.name for column in events.columns)
+_record_of_row = record_builder(_COLUMNS)
+"""Every statement here selects the ``events`` columns in table order (``select(events)``, its aliases)."""
+
+
 async def _fetch(
     connection: AsyncConnection, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
 ) -> list[EventRecord]:
-    return [EventRecord(**row._mapping) for row in await connection.execute(statement)]
+    result = await connection.execute(statement)
+    if tuple(result.keys()) != _COLUMNS:
+        raise AssertionError(f"a read selected {tuple(result.keys())}, not the events columns")
+    return [_record_of_row(row) for row in result]
