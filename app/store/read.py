@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store.engine import read_options
 from app.store.event_query import EventQuery, OrderField, Position, beyond
 from app.store.records import EventRecord, record_builder
 from app.store.tables import events
@@ -97,6 +99,14 @@ class TenantReader:
     def __init__(self, engine: AsyncEngine, tenant: str) -> None:
         self.engine = engine
         self.tenant = tenant
+        self._options = read_options(engine)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection that reads without a transaction (``read_options``)."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**self._options)
+            yield connection
 
     def _in_tenant(self, *conditions: ColumnElement[bool]) -> Select[tuple[object, ...]]:
         return select(events).where(events.c.tenant == self.tenant, *conditions)
@@ -104,7 +114,7 @@ class TenantReader:
     async def _records(
         self, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
     ) -> list[EventRecord]:
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             return await _fetch(connection, statement)
 
     async def _records_in_chunks(
@@ -112,7 +122,7 @@ class TenantReader:
     ) -> list[EventRecord]:
         """Runs the statements one after another on one connection; the first failure stops the rest."""
         found: list[EventRecord] = []
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             for statement in statements:
                 found += await _fetch(connection, statement)
         return found
@@ -158,7 +168,7 @@ class TenantReader:
 
     async def count(self, query: EventQuery) -> int:
         statement = select(func.count()).select_from(events).where(events.c.tenant == self.tenant, *query.conditions())
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             return int((await connection.execute(statement)).scalar_one())
 
     async def by_event_ids(self, event_ids: Iterable[str]) -> dict[str, EventRecord]:
@@ -307,7 +317,7 @@ class TenantReader:
             return {}
         c = events.c
         rows: list[Row[Any]] = []
-        async with self.engine.connect() as connection:
+        async with self._connect() as connection:
             for chunk in chunks(wanted):
                 statement = (
                     select(
