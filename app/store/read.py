@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -77,6 +78,14 @@ def _bucket(count: int) -> int:
     return next((size for size in _BUCKETS if size >= count), count)
 
 
+@dataclass(slots=True)
+class _Shared:
+    """The connection a reader's statements share within ``TenantReader.sharing``."""
+
+    lock: asyncio.Lock
+    connection: AsyncConnection | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     records: list[EventRecord]
@@ -100,13 +109,40 @@ class TenantReader:
         self.engine = engine
         self.tenant = tenant
         self._options = read_options(engine)
+        self._shared: _Shared | None = None
+
+    @asynccontextmanager
+    async def sharing(self) -> AsyncIterator[None]:
+        """Within the block, this reader's statements take turns on one connection, checked out at the first.
+
+        A request then pays one pool checkout (~0.1 ms) instead of one per statement; its statements are the
+        same. Concurrent calls (root fields, loaders) wait for each other's statement.
+        """
+        shared = _Shared(asyncio.Lock())
+        self._shared = shared
+        try:
+            yield
+        finally:
+            self._shared = None
+            async with shared.lock:  # a statement under way finishes first
+                if shared.connection is not None:
+                    await shared.connection.close()
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection that reads without a transaction (``read_options``)."""
-        async with self.engine.connect() as connection:
-            await connection.execution_options(**self._options)
-            yield connection
+        """A connection that reads without a transaction (``read_options``): the shared one, or a pooled one."""
+        shared = self._shared
+        if shared is None:
+            async with self.engine.connect() as connection:
+                await connection.execution_options(**self._options)
+                yield connection
+            return
+        async with shared.lock:
+            if shared.connection is None:
+                connection = await self.engine.connect()
+                shared.connection = connection
+                await connection.execution_options(**self._options)
+            yield shared.connection
 
     def _in_tenant(self, *conditions: ColumnElement[bool]) -> Select[tuple[object, ...]]:
         return select(events).where(events.c.tenant == self.tenant, *conditions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -95,3 +96,55 @@ async def test_a_write_after_reads_still_runs_in_its_own_transaction(engine: Asy
     async with engine.connect() as connection:
         assert await connection.get_isolation_level() != "AUTOCOMMIT"
         assert not connection.sync_connection.get_execution_options().get("audit_read")
+
+
+async def test_a_shared_reader_checks_out_one_connection_for_all_its_statements(
+    engine: AsyncEngine, tenant: str, seen: Everything
+) -> None:
+    moment = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ids = [f"e_{uid()}" for _ in range(3)]
+    await append(
+        engine,
+        [
+            stored_event(
+                tenant=tenant, event_id=event_id, type="order.placed", schema_version=1, data={}, occurred_at=moment
+            )
+            for event_id in ids
+        ],
+    )
+    checkouts: list[object] = []
+
+    def checkout(*args: Any) -> None:
+        checkouts.append(args[0])
+
+    event.listen(engine.sync_engine.pool, "checkout", checkout)
+    try:
+        reader = TenantReader(engine, tenant)
+        alone = [await reader.page(EventQuery(), size=2), await reader.count(EventQuery())]
+        assert len(checkouts) == 2
+        checkouts.clear()
+        seen.statements.clear()
+        async with reader.sharing():
+            page, count, found = await asyncio.gather(
+                reader.page(EventQuery(), size=2), reader.count(EventQuery()), reader.by_event_ids(ids)
+            )
+            assert len(checkouts) == 1
+        assert [page, count] == alone and set(found) == set(ids)
+        assert len(seen.statements) == 3 and not any(s.startswith("BEGIN") for s in seen.statements)
+        await reader.count(EventQuery())  # after the block, a statement has its own connection again
+        assert len(checkouts) == 2
+    finally:
+        event.remove(engine.sync_engine.pool, "checkout", checkout)
+
+
+async def test_a_failed_statement_in_a_shared_reader_leaves_the_others_working(
+    engine: AsyncEngine, tenant: str
+) -> None:
+    reader = TenantReader(engine, tenant)
+    with pytest.raises(RuntimeError):
+        async with reader.sharing():
+            await reader.count(EventQuery())
+            raise RuntimeError("the request failed")
+    assert await reader.count(EventQuery()) == 0
+    async with engine.connect() as connection:  # the shared connection went back to the pool in a clean state
+        assert (await connection.exec_driver_sql("SELECT 1")).scalar() == 1
