@@ -84,6 +84,8 @@ class _Shared:
 
     lock: asyncio.Lock
     connection: AsyncConnection | None = None
+    over: bool = False
+    """The block has ended: a statement that still comes (a sibling of a failed root field) takes its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,24 +127,34 @@ class TenantReader:
         finally:
             self._shared = None
             async with shared.lock:  # a statement under way finishes first
-                if shared.connection is not None:
-                    await shared.connection.close()
+                shared.over = True
+                connection, shared.connection = shared.connection, None
+                if connection is not None:
+                    await connection.close()
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection that reads without a transaction (``read_options``): the shared one, or a pooled one."""
         shared = self._shared
         if shared is None:
-            async with self.engine.connect() as connection:
-                await connection.execution_options(**self._options)
+            async with self._pooled() as connection:
                 yield connection
             return
         async with shared.lock:
-            if shared.connection is None:
-                connection = await self.engine.connect()
-                shared.connection = connection
-                await connection.execution_options(**self._options)
-            yield shared.connection
+            if shared.over:
+                async with self._pooled() as connection:
+                    yield connection
+            else:
+                if shared.connection is None:
+                    shared.connection = await self.engine.connect()
+                    await shared.connection.execution_options(**self._options)
+                yield shared.connection
+
+    @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**self._options)
+            yield connection
 
     def _in_tenant(self, *conditions: ColumnElement[bool]) -> Select[tuple[object, ...]]:
         return select(events).where(events.c.tenant == self.tenant, *conditions)

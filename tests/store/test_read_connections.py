@@ -148,3 +148,25 @@ async def test_a_failed_statement_in_a_shared_reader_leaves_the_others_working(
     assert await reader.count(EventQuery()) == 0
     async with engine.connect() as connection:  # the shared connection went back to the pool in a clean state
         assert (await connection.exec_driver_sql("SELECT 1")).scalar() == 1
+
+
+async def test_a_statement_after_the_shared_block_takes_its_own_connection(engine: AsyncEngine, tenant: str) -> None:
+    """E.g. a sibling root field still running when another failed and the compiled attempt ended."""
+    reader = TenantReader(engine, tenant)
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def late_count() -> int:
+        started.set()
+        await release.wait()
+        return await reader.count(EventQuery())
+
+    async with reader.sharing():
+        await reader.count(EventQuery())
+        late = asyncio.create_task(late_count())
+        await started.wait()
+    release.set()
+    assert await late == 0
+    async with reader.sharing():
+        waiting = asyncio.create_task(reader.count(EventQuery()))  # runs once the block has ended
+    assert await waiting == 0
