@@ -15,6 +15,23 @@ from app.request_guard import current as current_request
 WRITE = {"audit_write": True}
 """Execution options of a write transaction: on SQLite it starts with BEGIN IMMEDIATE."""
 
+_READ_OPTIONS: dict[str, dict[str, Any]] = {
+    "postgresql": {"isolation_level": "AUTOCOMMIT"},
+    "sqlite": {"audit_read": True},
+}
+
+
+def read_options(engine: AsyncEngine) -> dict[str, Any]:
+    """Execution options of a connection that only reads: its statements run without a transaction.
+
+    A read of the store is one statement, or several whose results do not depend on sharing a snapshot (the
+    log is append-only, and PostgreSQL's READ COMMITTED gives each statement its own snapshot anyway), so
+    BEGIN and ROLLBACK are pure cost: two round trips per statement on PostgreSQL (asyncpg starts no
+    transaction in autocommit), four of aiosqlite's thread hops on SQLite (the driver is already in
+    autocommit, see ``_configure``; ``audit_read`` tells ``_begin`` not to issue BEGIN).
+    """
+    return _READ_OPTIONS[engine.dialect.name]
+
 
 def create_engine(url: str, *, statement_timeout_ms: int = 10_000, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
@@ -70,7 +87,9 @@ def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
     def _begin(connection: Connection) -> None:
         # One writer at a time: a write transaction takes the lock up front, so it
         # waits its turn instead of failing when it would upgrade a read lock.
-        immediate = connection.get_execution_options().get("audit_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("audit_read", False):
+            return  # a read: each statement runs on its own, in the driver's autocommit (see read_options)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("audit_write", False) else "BEGIN")
 
     return engine

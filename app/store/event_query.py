@@ -139,9 +139,17 @@ def position_of(record: EventRecord, order: Order) -> Position:
 
 
 def encode_cursor(position: Position, digest: str) -> str:
-    keys = [p.isoformat() if isinstance(p, dt.datetime) else p for p in position]
-    raw = json.dumps({"k": keys, "q": digest}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """``{"k":[keys],"q":"digest"}`` (compact JSON, keys as ``isoformat`` text and integers), base64url, no padding.
+
+    Written by hand rather than through ``json.dumps``: a page encodes one per edge. Every part is JSON as is
+    (an int, an ``isoformat`` string, the hex digest), so the text is exactly what ``json.dumps`` would write.
+    """
+    if len(position) == 1:
+        raw = f'{{"k":[{int(position[0])}],"q":"{digest}"}}'
+    else:
+        moment, sequence = position
+        raw = f'{{"k":["{moment.isoformat()}",{int(sequence)}],"q":"{digest}"}}'
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
 def decode_cursor(cursor: str, query: EventQuery, tenant: str) -> Position:

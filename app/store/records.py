@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,3 +81,24 @@ NEW_EVENT_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fi
 EVENT_RECORD_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(EventRecord))
 _NEW_EVENT_SLOTS: tuple[Any, ...] = tuple(getattr(NewEvent, name).__set__ for name in NEW_EVENT_FIELDS)
 """The slot descriptors' setters of ``NewEvent``, in field order (``NewEvent.from_values``)."""
+
+
+def record_builder(columns: Sequence[str]) -> Callable[[Sequence[Any]], EventRecord]:
+    """A constructor of ``EventRecord`` from a row's values given in ``columns`` order (every field, once).
+
+    Reads build a record per row: the dataclass ``__init__`` (keyword arguments, then ``object.__setattr__`` per
+    field, as the record is frozen) costs ~8 µs a row, most of building a page of 100. This one writes each
+    slot once through its descriptor (~1 µs); the record is the same, equal and as immutable.
+    """
+    if sorted(columns) != sorted(EVENT_RECORD_FIELDS):
+        raise ValueError(f"a record needs exactly the columns {EVENT_RECORD_FIELDS}, got {tuple(columns)}")
+    namespace: dict[str, Any] = {"new": object.__new__, "EventRecord": EventRecord}
+    lines = ["def build(values):", "    record = new(EventRecord)"]
+    for index, column in enumerate(columns):
+        namespace[f"set{index}"] = getattr(EventRecord, column).__set__
+        lines.append(f"    set{index}(record, values[{index}])")
+    lines.append("    return record")
+    # The source holds only indexes and names of EventRecord's own fields (checked above), never data.
+    exec(compile("\n".join(lines) + "\n", "<record_builder>", "exec"), namespace)
+    build: Callable[[Sequence[Any]], EventRecord] = namespace["build"]
+    return build

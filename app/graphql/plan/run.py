@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 import strawberry
@@ -24,6 +25,7 @@ from strawberry.types.arguments import convert_arguments
 from app.auth.principal import Scope
 from app.contracts.registry import decode
 from app.contracts.values import check_text
+from app.errors import SharedFailure, UserFacingError
 from app.graphql.connection import load_page
 from app.graphql.context import Context
 from app.graphql.plan.compile import ConnectionPlan, CorrelationPlan, EventPlan, Miss, Plan, Relation, RootField
@@ -72,9 +74,21 @@ class Run:
         return convert_arguments(values, strawberry_field.arguments, scalar_registry=self.scalars, config=self.config)
 
     async def execute(self, plan: Plan) -> dict[str, Any]:
-        values = await asyncio.gather(*(self.root(root) for root in plan.roots))
-        await self.levels()
+        async with self._one_connection():
+            values = await asyncio.gather(*(self.root(root) for root in plan.roots))
+            await self.levels()
         return {root.key: value for root, value in zip(plan.roots, values, strict=True)}
+
+    def _one_connection(self) -> AbstractAsyncContextManager[None]:
+        """All the request's statements on one connection (``TenantReader.sharing``), if the caller may read.
+
+        (If not, the root fields say so, as the reference's do.)
+        """
+        try:
+            reader = self.context.reader
+        except (UserFacingError, SharedFailure):
+            return nullcontext()
+        return reader.sharing()
 
     # --- root fields -----------------------------------------------------------------------------------------
 
