@@ -37,7 +37,14 @@ CREATE FUNCTION audit_append(
     actor_display_name text, actor_ip varchar, actor_user_agent text, target_type varchar, target_id varchar,
     target_display_name text, outcome varchar, correlation_id varchar, causation_id varchar,
     traceparent varchar, data jsonb, hash varchar, previous_hash varchar
-) LANGUAGE plpgsql VOLATILE AS $$
+) LANGUAGE plpgsql VOLATILE
+-- Every look-up below is a probe by key. PL/pgSQL would keep a session's generic plans, made while the
+-- table was small (and perhaps never analysed: autovacuum may be off), where any index on tenant looks as
+-- good as the key's; such a plan reads every event of the tenant per probe once the table has grown.
+-- Planned on every call instead (with the table's current size and the batch's length), as nested loops.
+SET plan_cache_mode = force_custom_plan SET enable_seqscan = off SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
 #variable_conflict use_column
 DECLARE
     n integer := cardinality(p_tenant);
@@ -69,7 +76,10 @@ BEGIN
         SELECT i.pos, i.tenant, h.last_sequence, h.last_hash, e.sequence AS stored_sequence
         FROM unnest(p_tenant, p_event_id, p_source) WITH ORDINALITY AS i (tenant, event_id, source, pos)
         JOIN chain_heads h ON h.tenant = i.tenant
-        LEFT JOIN events e ON e.tenant = i.tenant AND e.event_id = i.event_id AND e.source = i.source
+        -- The key's index (tenant, event_id, source) probed on (tenant, event_id), source checked on the row:
+        -- written plainly, a table without statistics makes (tenant, source, sequence) look as good, and
+        -- that one reads every event of the source per probe.
+        LEFT JOIN events e ON e.tenant = i.tenant AND e.event_id = i.event_id AND e.source || '' = i.source
         ORDER BY i.tenant, i.pos
     LOOP
         IF item.tenant IS DISTINCT FROM current_tenant THEN
@@ -130,7 +140,10 @@ BEGIN
             e.traceparent, e.data, e.hash, e.previous_hash
         FROM unnest(p_tenant, sequences, hashes, previous, stored) WITH ORDINALITY
             AS u (tenant, sequence, hash, previous_hash, stored_sequence, pos)
-        LEFT JOIN events e ON e.tenant = u.tenant AND e.sequence = u.stored_sequence
+        LEFT JOIN LATERAL (
+            SELECT * FROM events e
+            WHERE u.stored_sequence IS NOT NULL AND e.tenant = u.tenant AND e.sequence = u.stored_sequence
+        ) AS e ON true
         ORDER BY u.pos;
 END $$
 """
