@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -283,9 +284,8 @@ def test_canonical_parts_around_every_sequence() -> None:
 
 
 async def test_the_database_path_is_one_statement(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """Lock, look-up, insert, head move and COMMIT: one round trip; the reference path needs five."""
-    from sqlalchemy import event as sa_event
-
+    """Lock, look-up, insert, head move and COMMIT: one round trip (the reference path: BEGIN, lock, look-up,
+    insert, head move, COMMIT)."""
     python, database = engines
     tenants = [f"one_{uuid.uuid4().hex[:6]}" for _ in range(2)]
     counts = {}
