@@ -122,12 +122,13 @@ async def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--modes", default="d100,d1000")
+    parser.add_argument("--no-default", action="store_true", help="skip the default-workers run of this checkout")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "peer_ingest_ab")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     await peer.setup()
     sides: dict[str, tuple[Path, int | None]] = {"before": (export(args.before, args.out), 1), "after": (ROOT, 1)}
-    if workers_supported():
+    if workers_supported() and not args.no_default:
         sides["after-default"] = (ROOT, None)
     databases = {side: await fresh(f"peer_ab_{side.replace('-', '_')}", tree) for side, (tree, _) in sides.items()}
     runs: list[dict[str, Any]] = []
