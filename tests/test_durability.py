@@ -207,3 +207,53 @@ async def test_sigkill_during_ingestion_loses_no_acknowledged_event(
         assert len(stored) >= 12 * 26
     finally:
         _stop(restarted, gently=True)
+
+
+async def test_two_server_processes_writing_one_tenant_keep_one_chain(
+    engine: AsyncEngine, tenant: str, database_url: str
+) -> None:
+    """Two `serve` processes on one database, six clients on one tenant: one gap-free chain that
+    `audit-gateway verify` accepts; an id sent to both at once is stored once, the other copies are duplicates."""
+    _, key = await create_key(engine, name="two", tenants=[tenant], scopes=["events:write"], sources=SOURCES)
+    ports = [_free_port(), _free_port()]
+    servers = [_start_server(database_url, port) for port in ports]
+    rounds, per_batch, clients = 8, 25, 6
+    shared = [order_placed(f"shared_{uuid.uuid4().hex[:8]}") for _ in range(rounds)]
+
+    async def sender(client: httpx.AsyncClient, port: int, worker: int) -> tuple[int, int]:
+        accepted = duplicates = 0
+        for n in range(rounds):
+            batch = [order_placed(f"two_{worker}_{n}_{i}") for i in range(per_batch)] + [shared[n]]
+            response = await client.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": COUNTS, "variables": {"events": batch}},
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+            counts = response.json()["data"]["recordEvents"]
+            accepted += counts["acceptedCount"]
+            duplicates += counts["duplicateCount"]
+        return accepted, duplicates
+
+    try:
+        async with httpx.AsyncClient() as client:
+            results = await asyncio.gather(*[sender(client, ports[w % 2], w) for w in range(clients)])
+    finally:
+        for server in servers:
+            _stop(server, gently=True)
+    total = clients * rounds * per_batch + rounds
+    assert sum(a for a, _ in results) == total
+    assert sum(d for _, d in results) == (clients - 1) * rounds
+    stored = await _stored(engine, tenant)
+    assert [sequence for sequence, _ in stored] == list(range(1, total + 1)), "gap-free, strictly increasing"
+    report = await verify_chain(engine, tenant)
+    assert report.ok and report.checked_count == total
+    verify = subprocess.run(
+        [sys.executable, "-m", "app", "verify", "--tenant", tenant],
+        env={**os.environ, "AUDIT_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr

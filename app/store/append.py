@@ -1,21 +1,41 @@
-"""The one append path: deduplicate → chain → insert, in one transaction, under the tenants' head locks."""
+"""The one append path: deduplicate → chain → insert, in one transaction, under the tenants' head locks.
+
+Two implementations of the same steps. On PostgreSQL the locked section runs inside the database: one call of
+``audit_append`` (migration 0003) in an implicit transaction, so the locks are taken and released (with the
+COMMIT) within one round trip and no Python runs while they are held: concurrent writers of one tenant do not
+queue behind each other's request parsing. The Python path (``append_in_python``) is the reference, serves
+SQLite, and takes over on a PostgreSQL database without the function (counted in ``PATHS``, logged once).
+tests/store/test_append_paths.py requires both to store byte-identical rows and give the same results.
+"""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import String, any_, bindparam, select, update
+import orjson
+from sqlalchemy import BigInteger, Integer, String, any_, bindparam, column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
-from app.store.chain import GENESIS_HASH, canonical_bytes, content, link
+from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, content, link
 from app.store.engine import WRITE
-from app.store.records import EventRecord, NewEvent
+from app.store.records import EVENT_RECORD_FIELDS, EventRecord, NewEvent
 from app.store.tables import chain_heads, events
+
+logger = logging.getLogger(__name__)
+
+PATHS: collections.Counter[str] = collections.Counter()
+"""Appends per path in this process: ``database`` (PostgreSQL's ``audit_append``), ``python`` (SQLite), and
+``python:no-function`` (a PostgreSQL database without the function: the reference path, logged once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +64,33 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+Key = tuple[str, str, str]
+
+
 async def append(
     engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
 ) -> list[AppendResult]:
     """Append a batch; one result per event, in order. Nothing is written unless everything is.
+
+    ``EventAccepted`` means committed: both paths return only after their COMMIT has succeeded.
+    """
+    if not batch:
+        return []
+    if engine.dialect.name == "postgresql":
+        results = await append_in_database(engine, batch, clock=clock)
+        if results is not None:
+            PATHS["database"] += 1
+            return results
+        PATHS["python:no-function"] += 1
+    else:
+        PATHS["python"] += 1
+    return await append_in_python(engine, batch, clock=clock)
+
+
+async def append_in_python(
+    engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
+) -> list[AppendResult]:
+    """The reference path: every step in Python, in one transaction, the heads locked from first to last.
 
     Round trips: lock the heads (a tenant's first batch also creates its head), look up the batch's ids
     (one statement; on SQLite one per ``LOOKUP_CHUNK`` ids), insert the new rows (executemany), move the
@@ -156,3 +199,144 @@ async def _stored(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dic
 def _array(values: list[str]) -> BindParameter[list[str]]:
     """One array parameter (``= ANY($1)``): the statement's text stays the same whatever the batch."""
     return bindparam(None, values, type_=ARRAY(String))  # type: ignore[arg-type]  # stubs want a python-typed type
+
+
+# PostgreSQL: the locked section in one statement -----------------------------------------------------------------
+
+_ARGUMENTS = (
+    ("tenant", "text[]"),
+    ("event_id", "text[]"),
+    ("source", "text[]"),
+    ("type", "text[]"),
+    ("schema_version", "integer[]"),
+    ("occurred_at", "timestamptz[]"),
+    ("recorded_at", "timestamptz"),
+    ("actor_type", "text[]"),
+    ("actor_id", "text[]"),
+    ("actor_display_name", "text[]"),
+    ("actor_ip", "text[]"),
+    ("actor_user_agent", "text[]"),
+    ("target_type", "text[]"),
+    ("target_id", "text[]"),
+    ("target_display_name", "text[]"),
+    ("outcome", "text[]"),
+    ("correlation_id", "text[]"),
+    ("causation_id", "text[]"),
+    ("traceparent", "text[]"),
+    ("data", "jsonb[]"),
+    ("prefix", "bytea[]"),
+    ("suffix", "bytea[]"),
+)
+_COLUMNS = tuple(name for name, _ in _ARGUMENTS if name not in ("recorded_at", "prefix", "suffix"))
+
+APPEND_CALL = text(
+    "SELECT * FROM audit_append(" + ", ".join(f"CAST(:{name} AS {type_})" for name, type_ in _ARGUMENTS) + ")"
+).columns(
+    column("pos", Integer),
+    column("new_sequence", BigInteger),
+    column("new_hash", String),
+    column("new_previous_hash", String),
+    *(column(c.name, c.type) for c in events.c),
+)
+"""One call; its result: per event given, in order, its new link, or the row already stored under its key."""
+
+UNDEFINED_FUNCTION = "42883"
+_missing_logged = False
+
+
+async def append_in_database(
+    engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
+) -> list[AppendResult] | None:
+    """The same append as ``append_in_python``, its locked section inside PostgreSQL (``audit_append``).
+
+    Python prepares everything that does not depend on the heads: the columns, and per event its canonical
+    bytes split around the sequence (``canonical_parts``; the batch's ``recordedAt`` is fixed here, just
+    before the call, where the reference path reads the clock under the lock). Repeats of a key within the
+    batch are settled here, exactly as the reference path does. The call runs alone in an implicit
+    transaction (AUTOCOMMIT: no BEGIN), so the database commits before it answers (``synchronous_commit``
+    stays on): one round trip. None when the database has no such function (not migrated to 0003).
+    """
+    first: dict[Key, int] = {}
+    unique: list[NewEvent] = []
+    for event in batch:
+        key = (event.tenant, event.source, event.event_id)
+        if key not in first:
+            first[key] = len(unique)
+            unique.append(event)
+    recorded_at = (clock or utc_now)()
+    parameters = _parameters(unique, recorded_at)
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            rows = (await connection.execute(APPEND_CALL, parameters)).all()
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != UNDEFINED_FUNCTION:
+            raise
+        global _missing_logged
+        if not _missing_logged:
+            _missing_logged = True
+            logger.warning("audit_append is missing (run `audit-gateway db upgrade`): appending through Python")
+        return None
+    if len(rows) != len(unique):
+        raise RuntimeError(f"audit_append answered {len(rows)} rows for {len(unique)} events")
+    known: list[EventRecord] = []
+    was_stored: list[bool] = []
+    for event, row in zip(unique, rows, strict=True):
+        if row.new_sequence is None:
+            known.append(EventRecord(**{name: row._mapping[name] for name in EVENT_RECORD_FIELDS}))
+            was_stored.append(True)
+        else:
+            record = EventRecord.chained(
+                event,
+                sequence=row.new_sequence,
+                recorded_at=recorded_at,
+                hash=row.new_hash,
+                previous_hash=row.new_previous_hash,
+            )
+            known.append(record)
+            was_stored.append(False)
+    results: list[AppendResult] = []
+    answered = [False] * len(unique)
+    for event in batch:
+        index = first[(event.tenant, event.source, event.event_id)]
+        prior = known[index]
+        if not answered[index]:
+            answered[index] = True
+            if not was_stored[index]:
+                results.append(Accepted(prior))
+                continue
+        # A stored event under this key, or an earlier event of this batch: the reference path's comparison.
+        results.append(Duplicate(prior) if content(prior) == content(event) else Conflict(prior))
+    return results
+
+
+def _parameters(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str, Any]:
+    """The function's arguments: one array per column (one element per event), the canonical halves, the time."""
+    columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+    prefixes: list[bytes] = []
+    suffixes: list[bytes] = []
+    for event in batch:
+        for name in _COLUMNS:
+            columns[name].append(getattr(event, name))
+        prefix, suffix = canonical_parts(event, tenant=event.tenant, recorded_at=recorded_at)
+        prefixes.append(prefix)
+        suffixes.append(suffix)
+    columns["occurred_at"] = [_utc(value) for value in columns["occurred_at"]]
+    columns["data"] = [_json(value) for value in columns["data"]]
+    return {**columns, "recorded_at": _utc(recorded_at), "prefix": prefixes, "suffix": suffixes}
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """What ``UtcDateTime`` binds on PostgreSQL: an aware instant, in UTC; a naive one is refused the same way."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to UtcDateTime")
+    return value.astimezone(dt.UTC)
+
+
+def _json(data: dict[str, Any]) -> str:
+    """The ``data`` column's JSON text (JSONB keeps the value, not the text): orjson, or the stdlib where it refuses
+    (an integer wider than 64 bits)."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:
+        return json.dumps(data)

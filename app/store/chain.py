@@ -56,6 +56,26 @@ def canonical_bytes(event: NewEvent | EventRecord, *, tenant: str, sequence: int
     return canonical_json(document)
 
 
+SEQUENCE_SLOT = b',"sequence":'
+"""What precedes the sequence's digits in the canonical bytes: keys are sorted, so ``"schemaVersion"`` comes
+before it and ``"source"`` (always a string) right after it."""
+
+
+def canonical_parts(event: NewEvent, *, tenant: str, recorded_at: dt.datetime) -> tuple[bytes, bytes]:
+    """The canonical bytes around the sequence: ``prefix + str(sequence).encode() + suffix`` is exactly
+    ``canonical_bytes(..., sequence=sequence)``, for the store to complete once it holds the tenant's head.
+
+    The last ``,"sequence":0,"source":`` is the top-level key: ``data`` comes before it, and what follows it
+    (strings, whose quotes are escaped, and ``target``'s three fixed keys) cannot hold that text.
+    """
+    canonical = canonical_bytes(event, tenant=tenant, sequence=0, recorded_at=recorded_at)
+    at = canonical.rfind(SEQUENCE_SLOT + b'0,"source":')
+    if at < 0:  # cannot happen for an event document; refuse rather than hash something else
+        raise ValueError("no top-level sequence in the canonical bytes")
+    digits = at + len(SEQUENCE_SLOT)
+    return canonical[:digits], canonical[digits + 1 :]
+
+
 def canonical_json(document: dict[str, Any]) -> bytes:
     """The recipe's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` as UTF-8.
 

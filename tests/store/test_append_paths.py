@@ -1,0 +1,332 @@
+"""The append's two paths on PostgreSQL: ``audit_append`` (the database) against the Python reference.
+
+The same batches, with the same clock, go into two fresh databases, one through each path; every stored row
+(each column's text as PostgreSQL holds it, hash and previous_hash included), every chain head and every
+result must be identical. The corpus: multi-tenant batches in unsorted order, tenants' first batches, in-batch
+repeats (identical and not), duplicates and conflicts against stored rows (also repeated within a batch), ids
+shared across sources, unicode, escapes, wide integers, nested data that imitates the envelope's own keys,
+empty optionals, offsets other than UTC, batches of only duplicates, and a seeded random corpus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.store import append as append_module
+from app.store.append import AppendResult, append, append_in_database, append_in_python
+from app.store.chain import canonical_bytes, canonical_parts
+from app.store.engine import create_engine
+from app.store.migrate import upgrade
+from app.store.records import NewEvent
+from app.store.verify import verify_chain
+from tests.helpers import POSTGRES_ADMIN_URL, StatementCounter, postgres_admin
+
+pytestmark = pytest.mark.postgres
+
+T0 = dt.datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=dt.UTC)
+TRICKY_STRINGS = [
+    "",
+    "plain",
+    'quote " and backslash \\ and slash /',
+    "café \U0001f600 \u4e2d\u6587 \u202e rtl",
+    "line\nbreak\ttab\rreturn \x01 \x1f \x7f \x85",
+    "\u2028\u2029 separators",
+    ',"sequence":0,"source":"forged"',
+    '"sequence":1',
+    "x" * 2000,
+]
+
+
+def event(
+    tenant: str,
+    event_id: str,
+    *,
+    source: str = "checkout",
+    data: dict[str, Any] | None = None,
+    full: bool = False,
+    occurred_at: dt.datetime = T0,
+    **over: Any,
+) -> NewEvent:
+    """A store event; ``full`` fills every optional column, otherwise they are all empty."""
+    values: dict[str, Any] = {
+        "tenant": tenant,
+        "event_id": event_id,
+        "source": source,
+        "type": "order.placed",
+        "schema_version": 1,
+        "occurred_at": occurred_at,
+        "actor_type": "USER",
+        "actor_id": "u_1",
+        "actor_display_name": None,
+        "actor_ip": None,
+        "actor_user_agent": None,
+        "target_type": None,
+        "target_id": None,
+        "target_display_name": None,
+        "outcome": "SUCCESS",
+        "correlation_id": None,
+        "causation_id": None,
+        "traceparent": None,
+        "data": {} if data is None else data,
+    }
+    if full:
+        values |= {
+            "actor_display_name": 'Zoë "the" admin',
+            "actor_ip": "2001:db8::1",
+            "actor_user_agent": "curl/8.0 \\ \u00e9",
+            "target_type": "order",
+            "target_id": "ord_\u00e9",
+            "target_display_name": "Order #1 \U0001f4e6",
+            "correlation_id": "corr_1",
+            "causation_id": "cause_1",
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        }
+    return NewEvent(**(values | over))
+
+
+def handmade(tenants: list[str]) -> list[list[NewEvent]]:
+    a, b, c = tenants[:3]
+    wide = {"big": 2**70, "negative": -(2**80), "edge": 2**63, "small": -(2**63), "zero": 0}
+    nested = {
+        "sequence": 0,
+        "source": "data's own",
+        "deeper": {"sequence": 7, "source": "x", "list": [1, [2, [3, {"sequence": 0, "source": ""}]]]},
+        "flag": True,
+        "nothing": None,
+        "empty": {},
+        "none": [],
+    }
+    batches = [
+        # Tenants' first batches, interleaved in unsorted order.
+        [event(c, "e1"), event(a, "e1"), event(b, "e1", full=True), event(a, "e2"), event(c, "e2", full=True)],
+        # In-batch repeats: identical (duplicate of this batch's own), different (conflict), across sources.
+        [
+            event(a, "r1"),
+            event(a, "r1"),
+            event(a, "r1", data={"changed": 1}),
+            event(a, "r1", source="payments"),
+            event(b, "r1"),
+        ],
+        # Against stored rows: duplicates, conflicts, each repeated within the batch, amid new events.
+        [
+            event(b, "e1", full=True),
+            event(a, "new1"),
+            event(c, "e2", full=False),
+            event(b, "e1", full=True),
+            event(c, "e2", full=False),
+            event(c, "e2", full=True),
+            event(a, "e1", outcome="FAILURE"),
+            event(a, "new2"),
+        ],
+        # Only duplicates: nothing written, the heads stay where they are.
+        [event(a, "e1"), event(c, "e1")],
+        # Data that strains the encoding: wide integers, nesting, every tricky string as key and as value.
+        [
+            event(a, "wide", data=wide),
+            event(b, "nested", data=nested, full=True),
+            event(c, "strings", data={s or "empty": s for s in TRICKY_STRINGS}),
+            event(a, "in-columns", full=True, actor_display_name=TRICKY_STRINGS[3], target_display_name='\\"'),
+            *[event(b, f"s{i}", actor_id=s[:200] or "-", correlation_id=s[:200]) for i, s in enumerate(TRICKY_STRINGS)],
+        ],
+        # Offsets other than UTC, microseconds, versions, the other actor and outcome values.
+        [
+            event(
+                a,
+                "tz",
+                occurred_at=dt.datetime(2026, 1, 1, 5, 30, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+                schema_version=3,
+                actor_type="SERVICE",
+                outcome="DENIED",
+            ),
+            event(c, "old", occurred_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC)),
+        ],
+        # A wide batch over many tenants, some of them new, in descending order.
+        [event(t, f"w{i}", data={"i": i}) for i, t in enumerate(sorted(tenants, reverse=True) * 3)],
+    ]
+    # Wide integers repeated against the stored row: the value read back from JSONB decides the duplicate.
+    batches.append([event(a, "wide", data=wide), event(a, "wide", data={**wide, "big": 2**70 + 1})])
+    return batches
+
+
+def seeded(tenants: list[str], seed: int, batches: int) -> Iterator[list[NewEvent]]:
+    """Random batches over a few tenants and a small id space, so repeats, duplicates and conflicts abound."""
+    rng = random.Random(seed)
+    for _ in range(batches):
+        size = rng.choice([1, 2, 5, 20, 100, 300])
+        batch = []
+        for _ in range(size):
+            data: dict[str, Any] = {}
+            if rng.random() < 0.5:
+                data = {"n": rng.choice([0, 1, 2**64, -5]), "s": rng.choice(TRICKY_STRINGS[:7])}
+            batch.append(
+                event(
+                    rng.choice(tenants),
+                    f"id{rng.randrange(60)}",
+                    source=rng.choice(["checkout", "payments"]),
+                    data=data,
+                    full=rng.random() < 0.3,
+                    outcome=rng.choice(["SUCCESS", "SUCCESS", "FAILURE"]),
+                )
+            )
+        yield batch
+
+
+@pytest.fixture(scope="module")
+def two_databases() -> Iterator[tuple[str, str]]:
+    """Two fresh, migrated databases: the reference path's and the database path's."""
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    names = [f"audit_paths_{uuid.uuid4().hex[:8]}_{side}" for side in ("python", "database")]
+    try:
+        for name in names:
+            asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # the conftest decides whether a missing server fails or skips
+        pytest.skip(f"no PostgreSQL: {error}")
+    for name in names:
+        asyncio.run(_upgrade(f"{base}/{name}"))
+    yield f"{base}/{names[0]}", f"{base}/{names[1]}"
+    for name in names:
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _upgrade(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def engines(two_databases: tuple[str, str]) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    python, database = create_engine(two_databases[0]), create_engine(two_databases[1])
+    yield python, database
+    await python.dispose()
+    await database.dispose()
+
+
+async def _rows(engine: AsyncEngine, tenants: list[str]) -> tuple[list[str], list[str]]:
+    """Every stored row and head of these tenants, each as PostgreSQL's own text of the whole row."""
+    async with engine.connect() as connection:
+        stored = await connection.execute(
+            text("SELECT e::text FROM events e WHERE tenant = ANY(:t) ORDER BY tenant, sequence"), {"t": tenants}
+        )
+        heads = await connection.execute(
+            text("SELECT h::text FROM chain_heads h WHERE tenant = ANY(:t) ORDER BY tenant"), {"t": tenants}
+        )
+        return [row[0] for row in stored], [row[0] for row in heads]
+
+
+async def _run_both(
+    engines: tuple[AsyncEngine, AsyncEngine], batches: list[list[NewEvent]], tenants: list[str]
+) -> tuple[list[list[AppendResult]], list[str]]:
+    python, database = engines
+    expected: list[list[AppendResult]] = []
+    for number, batch in enumerate(batches):
+        stamp = T0 + dt.timedelta(seconds=number, microseconds=number * 7)
+        clock: Callable[[], dt.datetime] = lambda stamp=stamp: stamp  # noqa: E731
+        reference = await append_in_python(python, batch, clock=clock)
+        fast = await append_in_database(database, batch, clock=clock)
+        assert fast == reference, f"batch {number}: the results differ"
+        expected.append(reference)
+    reference_rows, fast_rows = await _rows(python, tenants), await _rows(database, tenants)
+    assert fast_rows[1] == reference_rows[1], "the chain heads differ"
+    assert len(fast_rows[0]) == len(reference_rows[0])
+    for ours, theirs in zip(fast_rows[0], reference_rows[0], strict=True):
+        assert ours == theirs
+    for tenant in tenants:
+        assert (await verify_chain(database, tenant)).ok
+    return expected, reference_rows[0]
+
+
+async def test_handmade_corpus_stores_identical_rows(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    tenants = [f"t{n}_{uuid.uuid4().hex[:6]}" for n in (3, 1, 2, 5, 4)]
+    results, rows = await _run_both(engines, handmade(tenants), tenants)
+    kinds = [type(r).__name__ for batch in results for r in batch]
+    assert {"Accepted", "Duplicate", "Conflict"} <= set(kinds)
+    assert [type(r).__name__ for r in results[1]] == ["Accepted", "Duplicate", "Conflict", "Accepted", "Accepted"]
+    assert [type(r).__name__ for r in results[2]] == [
+        "Duplicate",
+        "Accepted",
+        "Conflict",
+        "Duplicate",
+        "Conflict",
+        "Duplicate",
+        "Conflict",
+        "Accepted",
+    ]
+    assert [type(r).__name__ for r in results[-1]] == ["Duplicate", "Conflict"]
+    assert any("1180591620717411303424" in row for row in rows), "2**70 stored exactly"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_seeded_corpus_stores_identical_rows(engines: tuple[AsyncEngine, AsyncEngine], seed: int) -> None:
+    tenants = [f"s{seed}{n}_{uuid.uuid4().hex[:6]}" for n in "cab"]
+    await _run_both(engines, list(seeded(tenants, seed, 25)), tenants)
+
+
+def test_canonical_parts_around_every_sequence() -> None:
+    samples = [event("t", "e", data={"sequence": 0, "source": "x", "d": {"sequence": 0}}, full=True), event("t", "e")]
+    for sample in samples:
+        prefix, suffix = canonical_parts(sample, tenant="t", recorded_at=T0)
+        for sequence in (1, 9, 10, 12345, 2**62):
+            expected = canonical_bytes(sample, tenant="t", sequence=sequence, recorded_at=T0)
+            assert prefix + str(sequence).encode() + suffix == expected
+
+
+async def test_the_database_path_is_one_statement(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """Lock, look-up, insert, head move and COMMIT: one round trip (the reference path: BEGIN, lock, look-up,
+    insert, head move, COMMIT)."""
+    python, database = engines
+    tenants = [f"one_{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    counts = {}
+    for name, engine in (("python", python), ("database", database)):
+        counter = StatementCounter()
+        sa_event.listen(engine.sync_engine, "before_cursor_execute", counter)
+        try:
+            batch = [event(t, f"e{i}") for i in range(50) for t in tenants]
+            before = dict(append_module.PATHS)
+            await append(engine, batch)
+            await append(engine, batch)  # all duplicates
+            counts[name] = counter.count
+            paths = {k: v - before.get(k, 0) for k, v in append_module.PATHS.items() if v != before.get(k, 0)}
+        finally:
+            sa_event.remove(engine.sync_engine, "before_cursor_execute", counter)
+        if name == "database":
+            assert paths == {"database": 2}
+    assert counts["database"] == 2, "one statement per batch, COMMIT included (no BEGIN, no COMMIT statement)"
+
+
+async def test_without_the_function_the_reference_path_answers_visibly(
+    engines: tuple[AsyncEngine, AsyncEngine], caplog: pytest.LogCaptureFixture
+) -> None:
+    python, _ = engines
+    async with python.begin() as connection:
+        (signature,) = (await connection.execute(text("SELECT 'audit_append'::regproc::oid::regprocedure::text"))).one()
+        await connection.execute(text(f"DROP FUNCTION {signature}"))
+    try:
+        tenant = f"nofn_{uuid.uuid4().hex[:6]}"
+        before = append_module.PATHS["python:no-function"]
+        results = await append(python, [event(tenant, "a"), event(tenant, "b")])
+        assert [type(r).__name__ for r in results] == ["Accepted", "Accepted"]
+        assert append_module.PATHS["python:no-function"] == before + 1
+        assert (await verify_chain(python, tenant)).ok
+    finally:
+        await _restore_function(python)
+
+
+async def _restore_function(engine: AsyncEngine) -> None:
+    import importlib
+
+    migration = importlib.import_module("app.store.migrations.versions.0003_append_function")
+    async with engine.begin() as connection:
+        await connection.execute(text(migration.CREATE))
