@@ -51,9 +51,23 @@ def canonical_bytes(event: NewEvent | EventRecord, *, tenant: str, sequence: int
         **content(event),
         "tenant": tenant,
         "sequence": sequence,
-        "recordedAt": canonical_timestamp(recorded_at),
+        "recordedAt": _recorded_text(recorded_at),
     }
     return canonical_json(document)
+
+
+_last_recorded: tuple[dt.datetime, str] | None = None
+
+
+def _recorded_text(recorded_at: dt.datetime) -> str:
+    """``canonical_timestamp`` of a batch's one ``recordedAt``, written once per batch rather than per event."""
+    global _last_recorded
+    last = _last_recorded
+    if last is not None and last[0] is recorded_at:
+        return last[1]
+    text = canonical_timestamp(recorded_at)
+    _last_recorded = (recorded_at, text)
+    return text
 
 
 SEQUENCE_SLOT = b',"sequence":'

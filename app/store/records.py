@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,23 +65,26 @@ class EventRecord(NewEvent):
     def chained(
         cls, event: NewEvent, *, sequence: int, recorded_at: dt.datetime, hash: str, previous_hash: str
     ) -> EventRecord:
-        return cls(
-            **{name: getattr(event, name) for name in NEW_EVENT_FIELDS},
-            sequence=sequence,
-            recorded_at=recorded_at,
-            hash=hash,
-            previous_hash=previous_hash,
-        )
+        """The event at its place in the chain (slot by slot: the keyword constructor's frozen ``__setattr__``
+        per field cost ~3 µs an event on the append path; the record is the same, equal and as immutable)."""
+        record = object.__new__(EventRecord)
+        values = (*_new_event_values(event), sequence, recorded_at, hash, previous_hash)
+        for set_slot, value in zip(_EVENT_RECORD_SLOTS, values, strict=True):
+            set_slot(record, value)
+        return record
 
     def row(self) -> dict[str, Any]:
         """The ``events`` row: one value per column."""
-        return {name: getattr(self, name) for name in EVENT_RECORD_FIELDS}
+        return dict(zip(EVENT_RECORD_FIELDS, _event_record_values(self), strict=True))
 
 
 NEW_EVENT_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(NewEvent))
 EVENT_RECORD_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(EventRecord))
 _NEW_EVENT_SLOTS: tuple[Any, ...] = tuple(getattr(NewEvent, name).__set__ for name in NEW_EVENT_FIELDS)
 """The slot descriptors' setters of ``NewEvent``, in field order (``NewEvent.from_values``)."""
+_EVENT_RECORD_SLOTS: tuple[Any, ...] = tuple(getattr(EventRecord, name).__set__ for name in EVENT_RECORD_FIELDS)
+_new_event_values: Callable[[NewEvent], tuple[Any, ...]] = operator.attrgetter(*NEW_EVENT_FIELDS)
+_event_record_values: Callable[[EventRecord], tuple[Any, ...]] = operator.attrgetter(*EVENT_RECORD_FIELDS)
 
 
 def record_builder(columns: Sequence[str]) -> Callable[[Sequence[Any]], EventRecord]:
