@@ -16,8 +16,8 @@ from app.config import Settings
 
 HTTP_PROTOCOLS = ("httptools", "h11")
 """``serve --http``: uvicorn's HTTP/1.1 parser, both guarded (app/serving.py); the first is the default."""
-EVENT_LOOPS = ("uvloop", "asyncio")
-"""``serve --loop``: the event loop; the first is the default."""
+EVENT_LOOPS = ("uvloop", "asyncio") if sys.platform != "win32" else ("asyncio",)
+"""``serve --loop``: the event loop; the first is the default (uvloop is not installed on Windows)."""
 EPILOG = "Settings come from AUDIT_* environment variables, e.g. AUDIT_DATABASE_URL (see README)."
 
 
