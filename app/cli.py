@@ -14,6 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth.principal import Scope
 from app.config import Settings
 
+HTTP_PROTOCOLS = ("httptools", "h11")
+"""``serve --http``: uvicorn's HTTP/1.1 parser, both guarded (app/serving.py); the first is the default."""
+EVENT_LOOPS = ("uvloop", "asyncio") if sys.platform != "win32" else ("asyncio",)
+"""``serve --loop``: the event loop; the first is the default (uvloop is not installed on Windows)."""
 EPILOG = "Settings come from AUDIT_* environment variables, e.g. AUDIT_DATABASE_URL (see README)."
 
 
@@ -25,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, help="worker processes (default: one per CPU on PostgreSQL, 1 on SQLite)")
+    serve.add_argument(
+        "--http", choices=HTTP_PROTOCOLS, default=HTTP_PROTOCOLS[0], help="HTTP/1.1 parser (%(default)s)"
+    )
+    serve.add_argument("--loop", choices=EVENT_LOOPS, default=EVENT_LOOPS[0], help="event loop (%(default)s)")
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -60,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "serve":
-                return serve(settings, args.host, args.port, args.workers)
+                return serve(settings, args.host, args.port, args.workers, args.http, args.loop)
             case "db":
                 return asyncio.run(_db_upgrade(settings))
             case "keys":
@@ -201,13 +209,20 @@ def default_workers(settings: Settings) -> int:
     return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
 
 
-def serve(settings: Settings, host: str | None, port: int | None, workers: int | None = None) -> int:
+def serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    workers: int | None = None,
+    http: str = HTTP_PROTOCOLS[0],
+    loop: str = EVENT_LOOPS[0],
+) -> int:
     import logging
 
     import uvicorn
 
     from app.server import create_app
-    from app.serving import raise_file_limit, uvicorn_options
+    from app.serving import ENVIRONMENT_PROTOCOLS, raise_file_limit, uvicorn_options
 
     workers = default_workers(settings) if workers is None else workers
     if workers < 1:
@@ -219,14 +234,14 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         "host": host or settings.host,
         "port": port or settings.port,
         "log_level": settings.log_level,
-        **uvicorn_options(settings),
+        **uvicorn_options(settings, http, loop),
     }
     if workers == 1:
         uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
     else:
         # Several workers each build their app (and the guarded protocol, named by import path so a worker process
         # can load it) from the same AUDIT_* environment; each worker applies the connection limits on its own.
-        options["http"] = "app.serving:EnvironmentH11Protocol"
+        options["http"] = ENVIRONMENT_PROTOCOLS[http]
         uvicorn.run("app.server:create_app", factory=True, workers=workers, **options)
     return 0
 

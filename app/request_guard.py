@@ -52,6 +52,13 @@ def track(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
 
 
 class RequestGuard:
+    """Runs each HTTP request as a task that ends at its deadline or when its client goes away.
+
+    Per request: the work task, one future that the first of its three endings resolves (the work is done,
+    the deadline timer fires, the watcher sees the client go), and — once the body is read, so never for a
+    request whose body nobody reads — the watcher task that owns ``receive`` from then on.
+    """
+
     def __init__(self, app: ASGIApp, timeout_ms: int) -> None:
         self.app = app
         self.timeout = timeout_ms / 1000
@@ -60,21 +67,35 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        loop = asyncio.get_running_loop()
         state = RequestState(deadline=time.monotonic() + self.timeout)
+        ended: asyncio.Future[None] = loop.create_future()
         disconnected = asyncio.Event()
-        body_read = asyncio.Event()
+        watcher: asyncio.Task[None] | None = None
         started = False
 
+        def end(_: object = None) -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+            end()
+
         async def guarded_receive() -> Message:
-            if body_read.is_set():
+            nonlocal watcher
+            if watcher is not None:
                 # The body is in; the watcher owns ``receive`` now and reports the disconnect.
                 await disconnected.wait()
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.disconnect":
                 disconnected.set()
+                end()
             elif not message.get("more_body", False):
-                body_read.set()
+                watcher = asyncio.ensure_future(watch_disconnect())
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -82,21 +103,15 @@ class RequestGuard:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        async def watch_disconnect() -> None:
-            await body_read.wait()
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            disconnected.set()
-
         token = _current.set(state)
         try:
             work = asyncio.ensure_future(self.app(scope, guarded_receive, guarded_send))
-            watcher = asyncio.ensure_future(watch_disconnect())
         finally:
             _current.reset(token)
-        gone = asyncio.ensure_future(disconnected.wait())
+        work.add_done_callback(end)
+        deadline = loop.call_later(self.timeout, end)
         try:
-            await asyncio.wait({work, gone}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+            await ended
             if work.done():
                 work.result()
                 return
@@ -113,8 +128,9 @@ class RequestGuard:
             if not started:
                 await _timeout_response(self.timeout)(scope, receive, send)
         finally:
-            for task in (watcher, gone):
-                task.cancel()
+            deadline.cancel()
+            if watcher is not None:
+                watcher.cancel()
             if not work.done():
                 await _cancel(state, work)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
+import contextvars
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,7 +26,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
+from app import json_body
 from app.auth.cache import KeyCache
 from app.config import Settings
 from app.errors import Code
@@ -62,25 +66,90 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.fast_ingest = FastIngest(build_schema(settings)) if settings.fast_ingest else None
         self.compiled = CompiledExecutor(build_schema(settings), settings)
         self.keys = KeyCache(engine, settings.key_cache_seconds)
+        self.direct_lane = settings.compiled_reads and not self._stream_transport_map
+        """Whether reads the compiled executor answers skip Strawberry's view (``_direct``); tests compare both."""
+        self.lane: Counter[str] = Counter()
+        """Requests the direct lane answered (``direct``) and handed to Strawberry (``handover``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """As Strawberry's, except that every refusal and failure is a JSON error body (app/http_errors.py)."""
+        """As Strawberry's, except that every refusal and failure is a JSON error body (app/http_errors.py).
+
+        A read the compiled executor answers takes the direct lane (``_direct``); every other request, and every
+        one the lane hands over, is Strawberry's.
+        """
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        token = None
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            lane = await self._direct(request) if self.direct_lane and _posts_json(scope) else None
+            if isinstance(lane, bytes):
+                self.lane["direct"] += 1
+                # As Strawberry's view builds it for the compiled executor's answer.
+                response = Response(lane, media_type="application/json")
+                response.raw_headers.append(_COMPILED_HEADER)
+            else:
+                if lane is not None:
+                    self.lane["handover"] += 1
+                token = _HANDOVER.set(lane)
+                context: Any = UNSET if lane is None or lane.context is None else lane.context
+                response = await self.run(request, context=context)
         except HTTPException as error:
             response = error_response(error.status_code, error.reason)
         except _BodyTooLarge:
             raise  # BodyLimit answers it
         except Exception as error:
             response = internal_error_response(error)
+        finally:
+            if token is not None:
+                _HANDOVER.reset(token)
         await response(scope, receive, send)
 
+    async def _direct(self, request: Request) -> bytes | Handover | None:
+        """The direct lane: the body of the compiled executor's answer, or what Strawberry is handed to go on.
+
+        Strawberry's view would answer these requests with the same bytes (tests/test_direct_lane.py) but spends
+        a tenth of a millisecond on its request, adapter and response objects. The lane takes only POSTed JSON
+        objects whose fields Strawberry would accept and whose document is one the compiled executor prepared
+        as a query; the rest — bad bodies, mutations, invalid documents, failed authentication, anything the
+        executor declines — goes on in Strawberry with what was done so far (the parsed body; the context and
+        that the executor declined), so nothing is parsed, authenticated or counted twice.
+        """
+        body = await request.body()
+        try:
+            data = json_body.loads(body)
+        except (ValueError, RecursionError):
+            return None  # Strawberry answers with its 400
+        if not isinstance(data, dict):
+            return None
+        handover = Handover(body, data)
+        query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
+        if not (
+            isinstance(query, str)
+            and isinstance(variables, dict | None)
+            and isinstance(operation_name, str | None)
+            and isinstance(data.get("extensions"), dict | None)
+        ):
+            return handover
+        if self.compiled.prepare(query, operation_name).refused is not None:
+            return handover  # not a query the plans cover: Strawberry counts and serves it, as ever
+        handover.context = context = await self._context(request.headers.get("authorization", ""))
+        if context.auth_failure is not None:
+            return handover
+        answer = await self.compiled.execute(query, variables, operation_name, context)
+        if answer is None:
+            handover.compiled_declined = True
+            handover.context = Context(engine=context.engine, settings=context.settings, principal=context.principal)
+            return handover
+        return self.encode_json({"data": answer})
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        return await self._context(request.headers.get("authorization", ""))
+
+    async def _context(self, authorization: str) -> Context:
         principal = None
-        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        scheme, _, secret = authorization.partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
             try:
                 principal = await self.keys.authenticate(secret.strip())
@@ -106,7 +175,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
             answer = await self.fast_ingest.execute(request_data, context, sub_response.headers)
             if answer is not None:
                 return answer
-        if self.settings.compiled_reads and request_adapter.method == "POST" and context.auth_failure is None:
+        handover = _HANDOVER.get()
+        declined = handover is not None and handover.compiled_declined
+        if (
+            self.settings.compiled_reads
+            and request_adapter.method == "POST"
+            and context.auth_failure is None
+            and not declined
+        ):
             data = await self.compiled.execute(
                 request_data.query, request_data.variables, request_data.operation_name, context
             )
@@ -126,14 +202,45 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> object:
         """Any body that is not one JSON object is the caller's mistake: 400, never a server error."""
+        handover = _HANDOVER.get()
+        if handover is not None and handover.body is data:
+            return handover.data  # the direct lane parsed this very body
         try:
-            # Bytes are decoded as UTF-8 here: json.loads would also guess UTF-16 and UTF-32.
-            parsed = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+            # Exactly json.loads(data.decode("utf-8")): UTF-8 only (json.loads would also guess UTF-16 and
+            # UTF-32 from bytes), orjson where it is provably the same (app/json_body.py).
+            parsed = json_body.loads(data)
         except (ValueError, RecursionError):  # bad JSON or UTF-8, too deep, a number with too many digits
             raise HTTPException(400, "the request body must be a JSON object with a query") from None
         if not isinstance(parsed, dict):
             raise HTTPException(400, "the request body must be a JSON object; batched operations are not accepted")
         return parsed
+
+
+@dataclass(eq=False)
+class Handover:
+    """What the direct lane did with a request before handing it to Strawberry."""
+
+    body: bytes
+    data: dict[str, Any]
+    """The parsed body: Strawberry's ``parse_json`` returns it for this very ``body``."""
+    context: Context | None = None
+    """The caller's context, when the lane authenticated them (Strawberry's ``get_context`` is then skipped)."""
+    compiled_declined: bool = False
+    """The compiled executor declined (and counted why): ``execute_single`` goes straight to the reference."""
+
+
+_HANDOVER: contextvars.ContextVar[Handover | None] = contextvars.ContextVar("audit_handover", default=None)
+"""Set around Strawberry's ``run`` for one request (a context variable: Strawberry passes no state through)."""
+
+_COMPILED_HEADER = (EXECUTOR_HEADER.encode(), b"compiled")
+
+
+def _posts_json(scope: Scope) -> bool:
+    """A POST whose one media type is ``application/json`` (JsonOperations leaves exactly this spelling)."""
+    if scope["method"] != "POST":
+        return False
+    types = [value for name, value in scope["headers"] if name == b"content-type"]
+    return types == [b"application/json"]
 
 
 class BodyLimit:
@@ -216,4 +323,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(RequestGuard, timeout_ms=settings.request_timeout_ms)  # outermost: covers everything
     app.state.engine = engine
     app.state.compiled = graphql.compiled
+    app.state.graphql = graphql
     return app

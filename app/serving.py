@@ -1,11 +1,13 @@
 """The HTTP server's own limits: slow or idle clients cannot hold the process, and its logs stay readable.
 
-uvicorn (0.54) bounds keep-alive idleness, header size and, per request, concurrency, but it waits forever
-for the headers of a connection that trickles them in, and accepts connections until the process runs out of
-file descriptors (then asyncio logs every failed accept). ``guarded_protocol`` adds what is missing to
-uvicorn's h11 protocol: a deadline for a request's headers, and a cap on open connections beyond which a new
-connection gets a 503 and is closed at once. ``RateLimitedLog`` keeps a flood of identical server messages
-to a few lines per window.
+uvicorn (0.54) bounds keep-alive idleness and, per request, concurrency, but it waits forever for the headers
+of a connection that trickles them in, and accepts connections until the process runs out of file descriptors
+(then asyncio logs every failed accept). ``guarded_protocol`` adds what is missing to uvicorn's protocols —
+h11 (pure Python) and httptools (C; ``serve --http``): a deadline for a request's headers,
+and a cap on open connections beyond which a new connection gets a 503 and is closed at once. Header size is
+bounded by h11 itself (``h11_max_incomplete_event_size``); for httptools, which has no such bound, by the
+guarded protocol (431). ``RateLimitedLog`` keeps a flood of identical server messages to a few lines per
+window.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings
 from app.errors import Code
@@ -39,6 +42,16 @@ REFUSED = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\n"
     + f"content-length: {len(_REFUSAL)}\r\n\r\n".encode()
     + _REFUSAL
+)
+
+
+_TOO_LARGE = json.dumps(
+    {"errors": [{"message": "the request headers are too large", "extensions": {"code": Code.LIMIT_EXCEEDED}}]}
+).encode()
+HEADERS_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    + f"content-length: {len(_TOO_LARGE)}\r\n\r\n".encode()
+    + _TOO_LARGE
 )
 
 
@@ -85,15 +98,89 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def guarded_protocol(settings: Settings) -> type[GuardedH11Protocol]:
-    return type(
-        "GatewayH11Protocol",
-        (GuardedH11Protocol,),
-        {
-            "header_timeout": settings.header_timeout_seconds,
-            "max_connections": settings.max_connections,
-        },
-    )
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the same guards, and a bound on the bytes of unfinished headers.
+
+    A connection awaits headers from its start and from the end of each request message until the next
+    request's headers are complete; the deadline runs while it awaits them with no response under way.
+    """
+
+    header_timeout: float = 10.0
+    max_connections: int = 1000
+    max_header_bytes: int = 16 * 1024
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._awaiting_headers = True
+        self._header_bytes = 0
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(REFUSED)
+            transport.close()
+            return
+        self._watch_headers()
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_headers:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._awaiting_headers and self._header_bytes > self.max_header_bytes and not self.transport.is_closing():
+            self.transport.write(HEADERS_TOO_LARGE)
+            self.transport.close()
+        self._watch_headers()
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_headers = False
+        self._header_bytes = 0
+        self._stop_header_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_headers = True
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_timer()
+        super().connection_lost(exc)
+
+    def _waiting(self) -> bool:
+        idle = self.cycle is None or self.cycle.response_complete
+        return idle and self._awaiting_headers and not self.transport.is_closing()
+
+    def _watch_headers(self) -> None:
+        if not self._waiting():
+            self._stop_header_timer()
+        elif self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self._waiting():
+            self.transport.close()
+
+
+def _limits(settings: Settings) -> dict[str, Any]:
+    return {
+        "header_timeout": settings.header_timeout_seconds,
+        "max_connections": settings.max_connections,
+        "max_header_bytes": settings.max_header_bytes,
+    }
+
+
+def guarded_protocol(settings: Settings, http: str = "httptools") -> type[asyncio.Protocol]:
+    """The guarded protocol class for ``http`` (``httptools`` or ``h11``), its limits from ``settings``."""
+    if http == "h11":
+        return type("GatewayH11Protocol", (GuardedH11Protocol,), _limits(settings))
+    return type("GatewayHttpToolsProtocol", (GuardedHttpToolsProtocol,), _limits(settings))
 
 
 class EnvironmentH11Protocol(GuardedH11Protocol):
@@ -103,10 +190,26 @@ class EnvironmentH11Protocol(GuardedH11Protocol):
     max_connections = Settings().max_connections
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
+class EnvironmentHttpToolsProtocol(GuardedHttpToolsProtocol):
+    """The guarded httptools protocol with its limits from the ``AUDIT_*`` environment, for ``--workers N``."""
+
+    header_timeout = Settings().header_timeout_seconds
+    max_connections = Settings().max_connections
+    max_header_bytes = Settings().max_header_bytes
+
+
+ENVIRONMENT_PROTOCOLS = {
+    "h11": "app.serving:EnvironmentH11Protocol",
+    "httptools": "app.serving:EnvironmentHttpToolsProtocol",
+}
+"""The guarded protocols by import path, so that each worker process builds its own."""
+
+
+def uvicorn_options(settings: Settings, http: str = "httptools", loop: str = "uvloop") -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run``: every limit comes from an ``AUDIT_*`` setting."""
     return {
-        "http": guarded_protocol(settings),
+        "http": guarded_protocol(settings, http),
+        "loop": loop,
         "timeout_keep_alive": settings.keep_alive_seconds,
         # uvicorn answers 503 once this many connections or requests are open; the protocol refuses more
         # connections than max_connections at once, so every accepted one can be served.
