@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -50,9 +52,27 @@ def create_engine(url: str, *, statement_timeout_ms: int = 10_000, pool_size: in
     )
 
 
+async def _connect_aiosqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """``aiosqlite.connect`` (as SQLAlchemy's dialect calls it), except that a failed connect returns only once
+    aiosqlite's worker thread has ended.
+
+    On a failed connect aiosqlite (0.22) queues its worker's stop without awaiting it; the worker then answers on
+    the event loop, and if that loop has closed meanwhile (``audit-gateway db upgrade`` exiting on the error) it
+    dies with a RuntimeError traceback on stderr. SQLAlchemy's own connect reaches into ``_thread`` the same way.
+    """
+    connection = aiosqlite.connect(*args, **kwargs)
+    connection._thread.daemon = True  # as the dialect does: a stuck worker never holds the process
+    try:
+        return await connection
+    except Exception:
+        await asyncio.to_thread(connection._thread.join, 5)
+        raise
+
+
 def _sqlite_engine(url: str, statement_timeout_ms: int) -> AsyncEngine:
     # check_same_thread=False: the progress handler is installed from the event loop's thread.
-    engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    connect_args = {"timeout": 30, "check_same_thread": False, "async_creator_fn": _connect_aiosqlite}
+    engine = create_async_engine(url, connect_args=connect_args)
     timeout = statement_timeout_ms / 1000
 
     @event.listens_for(engine.sync_engine, "connect")
