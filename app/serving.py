@@ -55,18 +55,54 @@ HEADERS_TOO_LARGE = (
 )
 
 
-class GuardedH11Protocol(H11Protocol):
+class HeaderDeadline:
+    """The guards both protocols share: the connection cap (503 at once), and a deadline for the next request's
+    headers, which must all arrive within ``header_timeout`` while the connection waits for them (``_waiting``)."""
+
     header_timeout: float = 10.0
     max_connections: int = 1000
+    _header_timer: asyncio.TimerHandle | None = None
+
+    # Provided by the uvicorn protocol this is mixed into.
+    connections: set[Any]
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+
+    def _waiting(self) -> bool:
+        raise NotImplementedError
+
+    def _refused(self, transport: asyncio.Transport) -> bool:
+        """Whether this new connection is one too many: it is then answered 503 and closed."""
+        if len(self.connections) <= self.max_connections:
+            return False
+        transport.write(REFUSED)
+        transport.close()
+        return True
+
+    def _watch_headers(self) -> None:
+        if not self._waiting():
+            self._stop_header_timer()
+        elif self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self._waiting():
+            self.transport.close()
+
+
+class GuardedH11Protocol(HeaderDeadline, H11Protocol):
+    """uvicorn's h11 protocol with the shared guards (h11 bounds the header bytes itself)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._header_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
-            transport.write(REFUSED)
-            transport.close()
-            return
-        self._watch_headers()
+        if not self._refused(transport):
+            self._watch_headers()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -80,45 +116,25 @@ class GuardedH11Protocol(H11Protocol):
         self._stop_header_timer()
         super().connection_lost(exc)
 
-    def _watch_headers(self) -> None:
-        """While the connection waits for a request's headers, they must all arrive within the deadline."""
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            self._stop_header_timer()
-        elif self._header_timer is None:
-            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
-
-    def _stop_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-
-    def _headers_too_slow(self) -> None:
-        self._header_timer = None
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self.transport.close()
+    def _waiting(self) -> bool:
+        return not self.transport.is_closing() and self.conn.their_state is h11.IDLE
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the same guards, and a bound on the bytes of unfinished headers.
+class GuardedHttpToolsProtocol(HeaderDeadline, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the shared guards, and a bound on the bytes of unfinished headers.
 
     A connection awaits headers from its start and from the end of each request message until the next
     request's headers are complete; the deadline runs while it awaits them with no response under way.
     """
 
-    header_timeout: float = 10.0
-    max_connections: int = 1000
     max_header_bytes: int = 16 * 1024
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._header_timer: asyncio.TimerHandle | None = None
         self._awaiting_headers = True
         self._header_bytes = 0
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
-            transport.write(REFUSED)
-            transport.close()
-            return
-        self._watch_headers()
+        if not self._refused(transport):
+            self._watch_headers()
 
     def data_received(self, data: bytes) -> None:
         if self._awaiting_headers:
@@ -150,22 +166,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _waiting(self) -> bool:
         idle = self.cycle is None or self.cycle.response_complete
         return idle and self._awaiting_headers and not self.transport.is_closing()
-
-    def _watch_headers(self) -> None:
-        if not self._waiting():
-            self._stop_header_timer()
-        elif self._header_timer is None:
-            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
-
-    def _stop_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-
-    def _headers_too_slow(self) -> None:
-        self._header_timer = None
-        if self._waiting():
-            self.transport.close()
 
 
 def _limits(settings: Settings) -> dict[str, Any]:
