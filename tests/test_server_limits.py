@@ -29,8 +29,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+@contextlib.contextmanager
+def guarded_server(tmp_path: Path, *options: str) -> Iterator[tuple[int, Path]]:
+    """``audit-gateway serve`` with the small limits above and any further ``options``: its port and its log."""
     port = _free_port()
     log = tmp_path / "server.log"
     env = {
@@ -40,10 +41,9 @@ def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         "AUDIT_HEADER_TIMEOUT_SECONDS": str(TIMEOUT),
         "AUDIT_KEEP_ALIVE_SECONDS": str(int(TIMEOUT)),
     }
+    command = [sys.executable, "-m", "app", "serve", "--port", str(port), *options]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 30
             while _status(port) != 200:
@@ -53,6 +53,12 @@ def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         finally:
             process.terminate()
             process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    with guarded_server(tmp_path) as started:
+        yield started
 
 
 def _status(port: int, path: str = "/healthz") -> int | None:

@@ -8,10 +8,7 @@ small headers, a body that comes late).
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,10 +17,8 @@ import pytest
 
 from app.cli import EVENT_LOOPS, HTTP_PROTOCOLS
 from tests.test_server_limits import (
-    MAX_CONNECTIONS,
     TIMEOUT,
-    _free_port,
-    _status,
+    guarded_server,
     test_connections_that_trickle_their_headers_are_cut_off,  # noqa: F401
     test_headers_larger_than_the_limit_are_refused,  # noqa: F401
     test_idle_keep_alive_connections_are_closed,  # noqa: F401
@@ -36,27 +31,8 @@ COMBINATIONS = [(http, loop) for http in HTTP_PROTOCOLS for loop in EVENT_LOOPS]
 @pytest.fixture(params=COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     http, loop = request.param
-    port = _free_port()
-    log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "AUDIT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}",
-        "AUDIT_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-        "AUDIT_HEADER_TIMEOUT_SECONDS": str(TIMEOUT),
-        "AUDIT_KEEP_ALIVE_SECONDS": str(int(TIMEOUT)),
-    }
-    command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--http", http, "--loop", loop]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while _status(port) != 200:
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            yield port, log
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with guarded_server(tmp_path, "--http", http, "--loop", loop) as started:
+        yield started
 
 
 def _read_until(s: socket.socket, done: Callable[[bytes], bool]) -> bytes:

@@ -32,7 +32,7 @@ from app.ingest import Rejected, Submission, validate, validate_fast, validate_r
 from app.store.records import NEW_EVENT_FIELDS, NewEvent
 from scripts import generate
 from scripts.bench.workload import record_input
-from tests.graphql.test_fast_ingest import PER_INPUT, PER_MEMBER, TENANT, TYPE_ERRORS, base
+from tests.graphql.test_fast_ingest import TENANT, TYPE_ERRORS, base, boundary_variants
 
 SOURCES = frozenset(DEMO_SOURCES)
 PRINCIPALS = {
@@ -93,15 +93,7 @@ def _not_common(submission: Submission) -> bool:
 
 
 def _corpus() -> list[dict[str, Any]]:
-    events = []
-    for n, (_, mutate) in enumerate(PER_INPUT):
-        event = base(1000 + n)
-        mutate(event)
-        events.append(event)
-    for n, (_, member, mutate) in enumerate(PER_MEMBER):
-        event = base(2000 + n, member)
-        mutate(event)
-        events.append(event)
+    events = boundary_variants()  # every rule of the validation table at its boundary, per input and per member
     for n, (_, mutate) in enumerate(TYPE_ERRORS):  # those GraphQL accepts on some path still reach validation
         event = base(3000 + n)
         mutate(event)

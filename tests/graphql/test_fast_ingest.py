@@ -336,7 +336,7 @@ async def pair(backend: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> 
             await postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _variants() -> list[dict[str, Any]]:
+def boundary_variants() -> list[dict[str, Any]]:
     events = []
     for n, (_, mutate) in enumerate(PER_INPUT):
         event = base(1000 + n)
@@ -350,7 +350,7 @@ def _variants() -> list[dict[str, Any]]:
 
 
 async def test_fast_and_reference_paths_answer_alike(pair: Pair) -> None:
-    variants = _variants()
+    variants = boundary_variants()
     for document in DOCUMENTS:
         for start in range(0, len(variants), 40):
             chunk = copy.deepcopy(variants[start : start + 40])
