@@ -17,6 +17,7 @@ import json
 import logging
 import resource
 import time
+from collections.abc import Callable
 from typing import Any
 
 import h11
@@ -240,16 +241,17 @@ def raise_file_limit(settings: Settings) -> None:
 class RateLimitedLog(logging.Filter):
     """At most ``burst`` records per ``window`` seconds pass; the next one after a window says how many were dropped."""
 
-    def __init__(self, burst: int = 20, window: float = 10.0) -> None:
+    def __init__(self, burst: int = 20, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.burst = burst
         self.window = window
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self.passed = 0
         self.dropped = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         if now - self.started >= self.window:
             self.started, self.passed = now, 0
         if self.passed >= self.burst:
