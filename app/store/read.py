@@ -23,13 +23,15 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store import direct as direct_reads
 from app.store.engine import read_options
 from app.store.event_query import EventQuery, OrderField, Position, beyond
 from app.store.records import EventRecord, record_builder
-from app.store.tables import events
+from app.store.tables import UtcDateTime, events
 
 CauseKey = tuple[str, str]
 """(causationId, the effect's source)."""
@@ -107,9 +109,11 @@ class CorrelationSummary:
 class TenantReader:
     """Every statement this class runs is scoped to ``tenant``; no caller can widen it."""
 
-    def __init__(self, engine: AsyncEngine, tenant: str) -> None:
+    def __init__(self, engine: AsyncEngine, tenant: str, *, direct: bool = True) -> None:
         self.engine = engine
         self.tenant = tenant
+        self.direct = direct and direct_reads.applies(engine.dialect)
+        """Statements of events rows go straight through asyncpg (``app.store.direct``), on PostgreSQL."""
         self._options = read_options(engine)
         self._shared: _Shared | None = None
 
@@ -163,7 +167,7 @@ class TenantReader:
         self, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
     ) -> list[EventRecord]:
         async with self._connect() as connection:
-            return await _fetch(connection, statement)
+            return await _fetch(connection, statement, self.direct)
 
     async def _records_in_chunks(
         self, statements: Iterable[Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]]
@@ -172,7 +176,7 @@ class TenantReader:
         found: list[EventRecord] = []
         async with self._connect() as connection:
             for statement in statements:
-                found += await _fetch(connection, statement)
+                found += await _fetch(connection, statement, self.direct)
         return found
 
     async def page(
@@ -401,9 +405,32 @@ _record_of_row = record_builder(_COLUMNS)
 """Every statement here selects the ``events`` columns in table order (``select(events)``, its aliases)."""
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """What ``UtcDateTime`` gives back for a TIMESTAMPTZ asyncpg decoded (aware, in UTC: itself)."""
+    return value if value.tzinfo is dt.UTC else _UTC_DATETIME.process_result_value(value, _POSTGRESQL)  # type: ignore[return-value]
+
+
+_UTC_DATETIME = UtcDateTime()
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+_record_of_asyncpg = record_builder(
+    _COLUMNS, {column.name: _utc for column in events.columns if isinstance(column.type, UtcDateTime)}
+)
+"""asyncpg's rows hold what SQLAlchemy's result processing would give, but for ``UtcDateTime`` (JSONB is decoded
+by the connection's codec, with the engine's ``json_deserializer``, on both paths)."""
+
+
 async def _fetch(
-    connection: AsyncConnection, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
+    connection: AsyncConnection,
+    statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]],
+    direct: bool = False,
 ) -> list[EventRecord]:
+    if direct:
+        fetched = await direct_reads.fetch(connection, statement)
+        if fetched is not None:
+            rows = fetched[0]
+            if rows and tuple(rows[0].keys()) != _COLUMNS:
+                raise AssertionError(f"a read selected {tuple(rows[0].keys())}, not the events columns")
+            return [_record_of_asyncpg(row) for row in rows]
     result = await connection.execute(statement)
     if tuple(result.keys()) != _COLUMNS:
         raise AssertionError(f"a read selected {tuple(result.keys())}, not the events columns")
