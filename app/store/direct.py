@@ -8,9 +8,11 @@ rendered the same way), and then sent with ``asyncpg.Connection.fetch`` on the v
 ``AsyncConnection`` holds, whose codecs (the engine's JSON deserializer for JSONB) decode the values in C.
 
 It applies only where the result would be the same: PostgreSQL through asyncpg, a connection in autocommit
-(reads, see ``engine.read_options``) with no transaction open. Elsewhere ``fetch`` answers None and the caller
-runs the statement through SQLAlchemy; :data:`PATHS` counts which way each statement went. The statement is
-announced to the engine's ``before_cursor_execute`` listeners as SQLAlchemy would (statement counters see it).
+(reads, see ``engine.read_options``) with no transaction open, and without the execution option :data:`OFF`
+(``TenantReader(direct=False)``, the reference of ``tests/store/test_direct_reads.py``). Elsewhere ``fetch``
+answers None and the caller runs the statement through SQLAlchemy; :data:`PATHS` counts which way each
+statement went. The statement is announced to the engine's ``before_cursor_execute`` listeners as SQLAlchemy
+would (statement counters see it).
 A failure that closed the connection invalidates it in the pool, as SQLAlchemy does for a disconnect.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -29,6 +31,9 @@ from sqlalchemy.util import LRUCache
 
 PATHS: Counter[str] = Counter()
 """Statements run per path: ``direct`` (asyncpg) or ``sqlalchemy`` (not PostgreSQL, or a transaction is open)."""
+
+OFF = "audit_not_direct"
+"""An execution option: statements on a connection that has it go through SQLAlchemy (a reference reader)."""
 
 _CACHES: weakref.WeakKeyDictionary[Dialect, LRUCache[Any, Any]] = weakref.WeakKeyDictionary()
 _CACHE_SIZE = 500
@@ -69,7 +74,7 @@ async def fetch(connection: AsyncConnection, statement: ClauseElement) -> tuple[
     dialect = connection.dialect
     sync = connection.sync_connection
     raw = _asyncpg_connection(connection) if applies(dialect) else None
-    if sync is None or raw is None or raw.is_in_transaction() or not _autocommit(connection):
+    if sync is None or raw is None or raw.is_in_transaction() or not _autocommit(sync.get_execution_options()):
         PATHS["sqlalchemy"] += 1
         return None
     text, arguments, compiled = compile_statement(statement, dialect)
@@ -93,7 +98,5 @@ def _asyncpg_connection(connection: AsyncConnection) -> Any:
     return sync.connection.driver_connection
 
 
-def _autocommit(connection: AsyncConnection) -> bool:
-    return connection.sync_connection is not None and (
-        connection.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-    )
+def _autocommit(options: Mapping[str, Any]) -> bool:
+    return options.get("isolation_level") == "AUTOCOMMIT" and not options.get(OFF, False)

@@ -114,7 +114,7 @@ class TenantReader:
         self.tenant = tenant
         self.direct = direct and direct_reads.applies(engine.dialect)
         """Statements of events rows go straight through asyncpg (``app.store.direct``), on PostgreSQL."""
-        self._options = read_options(engine)
+        self._options = read_options(engine) if direct else {**read_options(engine), direct_reads.OFF: True}
         self._shared: _Shared | None = None
 
     @asynccontextmanager
@@ -167,7 +167,7 @@ class TenantReader:
         self, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
     ) -> list[EventRecord]:
         async with self._connect() as connection:
-            return await _fetch(connection, statement, self.direct)
+            return await _fetch(connection, statement)
 
     async def _records_in_chunks(
         self, statements: Iterable[Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]]
@@ -176,7 +176,7 @@ class TenantReader:
         found: list[EventRecord] = []
         async with self._connect() as connection:
             for statement in statements:
-                found += await _fetch(connection, statement, self.direct)
+                found += await _fetch(connection, statement)
         return found
 
     async def page(
@@ -422,15 +422,13 @@ by the connection's codec, with the engine's ``json_deserializer``, on both path
 async def _fetch(
     connection: AsyncConnection,
     statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]],
-    direct: bool = False,
 ) -> list[EventRecord]:
-    if direct:
-        fetched = await direct_reads.fetch(connection, statement)
-        if fetched is not None:
-            rows = fetched[0]
-            if rows and tuple(rows[0].keys()) != _COLUMNS:
-                raise AssertionError(f"a read selected {tuple(rows[0].keys())}, not the events columns")
-            return [_record_of_asyncpg(row) for row in rows]
+    fetched = await direct_reads.fetch(connection, statement)
+    if fetched is not None:
+        rows = fetched[0]
+        if rows and tuple(rows[0].keys()) != _COLUMNS:
+            raise AssertionError(f"a read selected {tuple(rows[0].keys())}, not the events columns")
+        return [_record_of_asyncpg(row) for row in rows]
     result = await connection.execute(statement)
     if tuple(result.keys()) != _COLUMNS:
         raise AssertionError(f"a read selected {tuple(result.keys())}, not the events columns")
