@@ -21,6 +21,7 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -69,15 +70,63 @@ def compile_statement(statement: ClauseElement, dialect: Dialect) -> tuple[str, 
     return text, arguments, compiled
 
 
-async def fetch(connection: AsyncConnection, statement: ClauseElement) -> tuple[list[Any], SQLCompiler] | None:
-    """The rows (``asyncpg.Record``) of ``statement`` and its compiled form, or None where this does not apply."""
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A statement of fixed shape (named parameters, built once) and the values of its parameters.
+
+    What a hot read sends on PostgreSQL: no statement to build per call, no cache key to compute, no ``IN``
+    list to expand (its keys travel as one array); the text is compiled once per dialect.
+    """
+
+    statement: ClauseElement
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    text: str
+    order: tuple[str, ...]
+    processors: Mapping[str, Any]
+
+
+_SHAPES: weakref.WeakKeyDictionary[Dialect, dict[int, tuple[ClauseElement, _Shape]]] = weakref.WeakKeyDictionary()
+"""Per dialect, per statement (by identity; the statement is held too), its compiled shape."""
+
+
+def compile_bound(bound: Bound, dialect: Dialect) -> tuple[str, list[Any]]:
+    """The SQL text and positional values of a :class:`Bound` statement (its shape compiled once)."""
+    shapes = _SHAPES.get(dialect)
+    if shapes is None:
+        shapes = _SHAPES[dialect] = {}
+    found = shapes.get(id(bound.statement))
+    if found is not None and found[0] is bound.statement:
+        shape = found[1]
+    else:
+        compiled = bound.statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler) and compiled.positional and compiled.positiontup is not None
+        assert not (compiled.literal_execute_params or compiled.post_compile_params), "a shape has fixed text"
+        shape = _Shape(compiled.string, tuple(compiled.positiontup), dict(compiled._bind_processors))
+        shapes[id(bound.statement)] = (bound.statement, shape)
+    values, processors = bound.values, shape.processors
+    return shape.text, [processors[key](values[key]) if key in processors else values[key] for key in shape.order]
+
+
+async def fetch(
+    connection: AsyncConnection, statement: ClauseElement | Bound
+) -> tuple[list[Any], SQLCompiler | None] | None:
+    """The rows (``asyncpg.Record``) of ``statement`` and its compiled form (None for a :class:`Bound`), or None
+    where this does not apply."""
     dialect = connection.dialect
     sync = connection.sync_connection
     raw = _asyncpg_connection(connection) if applies(dialect) else None
     if sync is None or raw is None or raw.is_in_transaction() or not _autocommit(sync.get_execution_options()):
         PATHS["sqlalchemy"] += 1
         return None
-    text, arguments, compiled = compile_statement(statement, dialect)
+    compiled: SQLCompiler | None = None
+    if isinstance(statement, Bound):
+        text, arguments = compile_bound(statement, dialect)
+    else:
+        text, arguments, compiled = compile_statement(statement, dialect)
     if sync.dispatch.before_cursor_execute:
         sync.dispatch.before_cursor_execute(sync, None, text, tuple(arguments), None, False)
     PATHS["direct"] += 1

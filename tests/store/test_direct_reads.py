@@ -97,6 +97,8 @@ async def test_the_direct_path_reads_the_same_records_as_sqlalchemy(
     correlations = sorted({record.correlation_id for record in everything if record.correlation_id})
     middle = everything[len(everything) // 2]
     by_time = EventQuery(order=Order(OrderField.OCCURRED_AT, descending=False))
+    ascending = EventQuery(order=Order(OrderField.SEQUENCE, descending=False))
+    timed = sorted(everything, key=lambda record: (record.occurred_at, record.sequence))
     filtered = EventQuery(
         filters=(
             EventFilter(
@@ -111,6 +113,23 @@ async def test_the_direct_path_reads_the_same_records_as_sqlalchemy(
         "page after": lambda reader: reader.page(EventQuery(), size=50, after=position_of(middle, EventQuery().order)),
         "page backward": lambda reader: reader.page(
             by_time, size=30, before=position_of(middle, by_time.order), backward=True
+        ),
+        "page between": lambda reader: reader.page(
+            EventQuery(),
+            size=20,
+            after=position_of(everything[10], EventQuery().order),
+            before=position_of(everything[60], EventQuery().order),
+        ),
+        "page by time after": lambda reader: reader.page(by_time, size=40, after=position_of(middle, by_time.order)),
+        "page by time between, backward": lambda reader: reader.page(
+            by_time,
+            size=15,
+            after=position_of(timed[5], by_time.order),
+            before=position_of(timed[-5], by_time.order),
+            backward=True,
+        ),
+        "page ascending, backward": lambda reader: reader.page(
+            ascending, size=25, before=position_of(middle, ascending.order), backward=True
         ),
         "page filtered": lambda reader: reader.page(filtered, size=70),
         "page empty": lambda reader: reader.page(EventQuery(filters=(EventFilter(actor_id="nobody"),)), size=5),
@@ -132,6 +151,8 @@ async def test_the_direct_path_reads_the_same_records_as_sqlalchemy(
         async with direct_reader.sharing():
             found = await call(direct_reader)
         assert found == expected, name
+        if name.startswith("page") and name != "page empty":
+            assert found.records, name  # each page variant reads rows
         assert len(statements.statements) == len(sent), (name, statements.statements, sent)
     async with direct_reader.sharing():
         read_direct = (await direct_reader.page(EventQuery(), size=10_000)).records
