@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -11,10 +12,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
+    Integer,
     Select,
+    String,
+    UnaryExpression,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -23,13 +29,20 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store import direct as direct_reads
+from app.store.direct import Bound
 from app.store.engine import read_options
-from app.store.event_query import EventQuery, OrderField, Position, beyond
+from app.store.event_query import EventQuery, Order, OrderField, Position, beyond
 from app.store.records import EventRecord, record_builder
-from app.store.tables import events
+from app.store.tables import UtcDateTime, events
+
+Statement = Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]] | Bound
+"""What ``_fetch`` runs: a statement of events rows, or a fixed-shape one with its values (PostgreSQL)."""
 
 CauseKey = tuple[str, str]
 """(causationId, the effect's source)."""
@@ -107,10 +120,12 @@ class CorrelationSummary:
 class TenantReader:
     """Every statement this class runs is scoped to ``tenant``; no caller can widen it."""
 
-    def __init__(self, engine: AsyncEngine, tenant: str) -> None:
+    def __init__(self, engine: AsyncEngine, tenant: str, *, direct: bool = True) -> None:
         self.engine = engine
         self.tenant = tenant
-        self._options = read_options(engine)
+        self.direct = direct and direct_reads.applies(engine.dialect)
+        """Statements of events rows go straight through asyncpg (``app.store.direct``), on PostgreSQL."""
+        self._options = read_options(engine) if direct else {**read_options(engine), direct_reads.OFF: True}
         self._shared: _Shared | None = None
 
     @asynccontextmanager
@@ -159,15 +174,11 @@ class TenantReader:
     def _in_tenant(self, *conditions: ColumnElement[bool]) -> Select[tuple[object, ...]]:
         return select(events).where(events.c.tenant == self.tenant, *conditions)
 
-    async def _records(
-        self, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
-    ) -> list[EventRecord]:
+    async def _records(self, statement: Statement) -> list[EventRecord]:
         async with self._connect() as connection:
             return await _fetch(connection, statement)
 
-    async def _records_in_chunks(
-        self, statements: Iterable[Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]]
-    ) -> list[EventRecord]:
+    async def _records_in_chunks(self, statements: Iterable[Statement]) -> list[EventRecord]:
         """Runs the statements one after another on one connection; the first failure stops the rest."""
         found: list[EventRecord] = []
         async with self._connect() as connection:
@@ -190,22 +201,12 @@ class TenantReader:
         The log is append-only, so an event at the given cursor still exists and
         the opposite direction's flag is simply whether a cursor was given.
         """
-        conditions = query.conditions()
-        if after is not None:
-            conditions.append(beyond(after, query.order, forward=True))
-        if before is not None:
-            conditions.append(beyond(before, query.order, forward=False))
         travel_descending = query.order.descending != backward
-        keys = (
-            [events.c.sequence]
-            if query.order.field is OrderField.SEQUENCE
-            else [events.c.occurred_at, events.c.sequence]
-        )
-        statement = (
-            self._in_tenant(*conditions)
-            .order_by(*(key.desc() if travel_descending else key.asc() for key in keys))
-            .limit(size + 1)
-        )
+        statement: Statement
+        if self.direct and not query.filters:
+            statement = _page_bound(self.tenant, query.order, size + 1, after, before, backward)
+        else:
+            statement = self._page_statement(query, size, after, before, travel_descending)
         records = await self._records(statement)
         more = len(records) > size
         records = records[:size]
@@ -213,6 +214,16 @@ class TenantReader:
             records.reverse()
             return Page(records, has_next=before is not None, has_previous=more)
         return Page(records, has_next=more, has_previous=after is not None)
+
+    def _page_statement(
+        self, query: EventQuery, size: int, after: Position | None, before: Position | None, travel_descending: bool
+    ) -> Select[tuple[object, ...]]:
+        conditions = query.conditions()
+        if after is not None:
+            conditions.append(beyond(after, query.order, forward=True))
+        if before is not None:
+            conditions.append(beyond(before, query.order, forward=False))
+        return self._in_tenant(*conditions).order_by(*_page_keys(query.order.field, travel_descending)).limit(size + 1)
 
     async def count(self, query: EventQuery) -> int:
         statement = select(func.count()).select_from(events).where(events.c.tenant == self.tenant, *query.conditions())
@@ -227,7 +238,11 @@ class TenantReader:
         """Per eventId, every event holding it (one per source), oldest first."""
         wanted = sorted(set(event_ids))
         found: dict[str, list[EventRecord]] = {}
-        statements = (self._in_tenant(events.c.event_id.in_(chunk)) for chunk in chunks(wanted))
+        statements: Iterable[Statement] = (
+            (Bound(_HOLDERS, {"tenant": self.tenant, "keys": list(chunk)}) for chunk in chunks(wanted))
+            if self.direct
+            else (self._in_tenant(events.c.event_id.in_(chunk)) for chunk in chunks(wanted))
+        )
         for record in sorted(await self._records_in_chunks(statements), key=lambda record: record.sequence):
             found.setdefault(record.event_id, []).append(record)
         return found
@@ -302,7 +317,11 @@ class TenantReader:
 
     async def by_sequences(self, sequences: Iterable[int]) -> dict[int, EventRecord]:
         wanted = sorted(set(sequences))
-        statements = (self._in_tenant(events.c.sequence.in_(chunk)) for chunk in chunks(wanted))
+        statements: Iterable[Statement] = (
+            (Bound(_BY_SEQUENCES, {"tenant": self.tenant, "keys": list(chunk)}) for chunk in chunks(wanted))
+            if self.direct
+            else (self._in_tenant(events.c.sequence.in_(chunk)) for chunk in chunks(wanted))
+        )
         return {r.sequence: r for r in await self._records_in_chunks(statements)}
 
     async def by_correlation(self, correlation_ids: Sequence[str], limit: int) -> dict[str, list[EventRecord]]:
@@ -396,15 +415,78 @@ class TenantReader:
         return summaries
 
 
+def _page_keys(field: OrderField, descending: bool) -> list[UnaryExpression[Any]]:
+    keys = [events.c.sequence] if field is OrderField.SEQUENCE else [events.c.occurred_at, events.c.sequence]
+    return [key.desc() if descending else key.asc() for key in keys]
+
+
+# Statements of fixed shape for the direct path (``direct.Bound``): the hot reads, built once. Keys travel as one
+# array (``= ANY``): one text, one prepared statement, whatever the count. Each is scoped by ``:tenant``.
+_HOLDERS = select(events).where(
+    events.c.tenant == bindparam("tenant", type_=String()),
+    events.c.event_id == any_(bindparam("keys", type_=ARRAY(String()))),
+)
+_BY_SEQUENCES = select(events).where(
+    events.c.tenant == bindparam("tenant", type_=String()),
+    events.c.sequence == any_(bindparam("keys", type_=ARRAY(BigInteger()))),
+)
+
+
+@functools.cache
+def _page_shape(order: Order, backward: bool, after: bool, before: bool) -> Select[tuple[object, ...]]:
+    """An unfiltered page's statement as ``TenantReader._page_statement`` builds it, the values as parameters."""
+    conditions: list[ColumnElement[bool]] = [events.c.tenant == bindparam("tenant", type_=String())]
+    for name, given, forward in (("after", after, True), ("before", before, False)):
+        if given:
+            at: Any = (
+                bindparam(f"{name}_moment", type_=UtcDateTime()),
+                bindparam(f"{name}_sequence", type_=BigInteger()),
+            )
+            conditions.append(beyond(at, order, forward=forward))
+    keys = _page_keys(order.field, order.descending != backward)
+    return select(events).where(*conditions).order_by(*keys).limit(bindparam("limit", type_=Integer()))
+
+
+def _page_bound(
+    tenant: str, order: Order, limit: int, after: Position | None, before: Position | None, backward: bool
+) -> Bound:
+    values: dict[str, Any] = {"tenant": tenant, "limit": limit}
+    for name, position in (("after", after), ("before", before)):
+        if position is not None:
+            values[f"{name}_moment"], values[f"{name}_sequence"] = position[0], position[-1]
+    return Bound(_page_shape(order, backward, after is not None, before is not None), values)
+
+
 _COLUMNS = tuple(column.name for column in events.columns)
 _record_of_row = record_builder(_COLUMNS)
 """Every statement here selects the ``events`` columns in table order (``select(events)``, its aliases)."""
 
 
-async def _fetch(
-    connection: AsyncConnection, statement: Select[tuple[object, ...]] | CompoundSelect[tuple[object, ...]]
-) -> list[EventRecord]:
-    result = await connection.execute(statement)
+def _utc(value: dt.datetime) -> dt.datetime:
+    """What ``UtcDateTime`` gives back for a TIMESTAMPTZ asyncpg decoded (aware, in UTC: itself)."""
+    return value if value.tzinfo is dt.UTC else _UTC_DATETIME.process_result_value(value, _POSTGRESQL)  # type: ignore[return-value]
+
+
+_UTC_DATETIME = UtcDateTime()
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+_record_of_asyncpg = record_builder(
+    _COLUMNS, {column.name: _utc for column in events.columns if isinstance(column.type, UtcDateTime)}
+)
+"""asyncpg's rows hold what SQLAlchemy's result processing would give, but for ``UtcDateTime`` (JSONB is decoded
+by the connection's codec, with the engine's ``json_deserializer``, on both paths)."""
+
+
+async def _fetch(connection: AsyncConnection, statement: Statement) -> list[EventRecord]:
+    fetched = await direct_reads.fetch(connection, statement)
+    if fetched is not None:
+        rows = fetched[0]
+        if rows and tuple(rows[0].keys()) != _COLUMNS:
+            raise AssertionError(f"a read selected {tuple(rows[0].keys())}, not the events columns")
+        return [_record_of_asyncpg(row) for row in rows]
+    if isinstance(statement, Bound):
+        result = await connection.execute(statement.statement, dict(statement.values))  # type: ignore[call-overload]
+    else:
+        result = await connection.execute(statement)
     if tuple(result.keys()) != _COLUMNS:
         raise AssertionError(f"a read selected {tuple(result.keys())}, not the events columns")
     return [_record_of_row(row) for row in result]

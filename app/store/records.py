@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,8 +87,11 @@ _new_event_values: Callable[[NewEvent], tuple[Any, ...]] = operator.attrgetter(*
 _event_record_values: Callable[[EventRecord], tuple[Any, ...]] = operator.attrgetter(*EVENT_RECORD_FIELDS)
 
 
-def record_builder(columns: Sequence[str]) -> Callable[[Sequence[Any]], EventRecord]:
-    """A constructor of ``EventRecord`` from a row's values given in ``columns`` order (every field, once).
+def record_builder(
+    columns: Sequence[str], convert: Mapping[str, Callable[[Any], Any]] | None = None
+) -> Callable[[Sequence[Any]], EventRecord]:
+    """A constructor of ``EventRecord`` from a row's values given in ``columns`` order (every field, once),
+    each passed through ``convert[column]`` first where given.
 
     Reads build a record per row: the dataclass ``__init__`` (keyword arguments, then ``object.__setattr__`` per
     field, as the record is frozen) costs ~8 µs a row, most of building a page of 100. This one writes each
@@ -96,11 +99,17 @@ def record_builder(columns: Sequence[str]) -> Callable[[Sequence[Any]], EventRec
     """
     if sorted(columns) != sorted(EVENT_RECORD_FIELDS):
         raise ValueError(f"a record needs exactly the columns {EVENT_RECORD_FIELDS}, got {tuple(columns)}")
+    if convert is not None and not set(convert) <= set(columns):
+        raise ValueError(f"no such columns to convert: {sorted(set(convert) - set(columns))}")
     namespace: dict[str, Any] = {"new": object.__new__, "EventRecord": EventRecord}
     lines = ["def build(values):", "    record = new(EventRecord)"]
     for index, column in enumerate(columns):
         namespace[f"set{index}"] = getattr(EventRecord, column).__set__
-        lines.append(f"    set{index}(record, values[{index}])")
+        if convert is not None and column in convert:
+            namespace[f"convert{index}"] = convert[column]
+            lines.append(f"    set{index}(record, convert{index}(values[{index}]))")
+        else:
+            lines.append(f"    set{index}(record, values[{index}])")
     lines.append("    return record")
     # The source holds only indexes and names of EventRecord's own fields (checked above), never data.
     exec(compile("\n".join(lines) + "\n", "<record_builder>", "exec"), namespace)
