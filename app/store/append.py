@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
 from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, content, link
+from app.store.driver_insert import INSERTS, NotBuilt, driver_insert
 from app.store.engine import WRITE
 from app.store.records import EVENT_RECORD_FIELDS, EventRecord, NewEvent
 from app.store.tables import chain_heads, events
@@ -90,7 +91,82 @@ async def append(
 async def append_in_python(
     engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
 ) -> list[AppendResult]:
-    """The reference path: every step in Python, in one transaction, the heads locked from first to last.
+    """Every step in Python, in one transaction, the heads locked from first to last (serves SQLite).
+
+    The steps of ``append_reference``; the new rows go to SQLite as prebuilt tuples through the driver's
+    ``executemany`` (``app.store.driver_insert``), or through Core where that does not cover the dialect or the
+    batch (counted in ``INSERTS``). Round trips: lock the heads (a tenant's first batch also creates its head),
+    look up the batch's ids (one statement; on SQLite one per ``LOOKUP_CHUNK`` ids), insert the new rows
+    (executemany), move the heads, commit.
+    """
+    if not batch:
+        return []
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(**WRITE)
+        async with connection.begin():
+            heads = await _lock_heads(connection, sorted({event.tenant for event in batch}))
+            stored = await _stored(connection, batch)
+            recorded_at = (clock or utc_now)()
+            results: list[AppendResult] = []
+            records: list[EventRecord] = []
+            chained = EventRecord.chained
+            for event in batch:
+                tenant = event.tenant
+                key = (tenant, event.source, event.event_id)
+                prior = stored.get(key)
+                if prior is not None:
+                    same = content(prior) == content(event)
+                    results.append(Duplicate(prior) if same else Conflict(prior))
+                    continue
+                sequence, previous_hash = heads[tenant]
+                sequence += 1
+                canonical = canonical_bytes(event, tenant=tenant, sequence=sequence, recorded_at=recorded_at)
+                hash_ = link(previous_hash, canonical)
+                record = chained(
+                    event, sequence=sequence, recorded_at=recorded_at, hash=hash_, previous_hash=previous_hash
+                )
+                heads[tenant] = (sequence, hash_)
+                stored[key] = record
+                records.append(record)
+                results.append(Accepted(record))
+            if records:
+                await _insert(connection, records)
+                await connection.execute(
+                    update(chain_heads)
+                    .where(chain_heads.c.tenant == bindparam("b_tenant"))
+                    .values(last_sequence=bindparam("b_sequence"), last_hash=bindparam("b_hash")),
+                    [
+                        {"b_tenant": tenant, "b_sequence": sequence, "b_hash": hash_}
+                        for tenant, (sequence, hash_) in heads.items()
+                    ],
+                )
+    return results
+
+
+async def _insert(connection: AsyncConnection, records: list[EventRecord]) -> None:
+    """The new rows: through the driver where ``driver_insert`` covers the dialect and the batch, else Core."""
+    plan = driver_insert(connection.dialect)
+    if plan is not None:
+        try:
+            rows = plan.rows(records)
+        except NotBuilt:
+            INSERTS["core:batch"] += 1
+        else:
+            INSERTS["driver"] += 1
+            await connection.exec_driver_sql(plan.statement, rows)
+            return
+    else:
+        INSERTS["core"] += 1
+    await connection.execute(events.insert(), [record.row() for record in records])
+
+
+async def append_reference(
+    engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
+) -> list[AppendResult]:
+    """The reference: every step in Python, in one transaction, the heads locked from first to last.
+
+    ``append_in_python`` is this, with the rows inserted through the driver on SQLite (``driver_insert``);
+    tests/store/test_append_sqlite_rows.py requires both to store byte-identical rows and give equal results.
 
     Round trips: lock the heads (a tenant's first batch also creates its head), look up the batch's ids
     (one statement; on SQLite one per ``LOOKUP_CHUNK`` ids), insert the new rows (executemany), move the
