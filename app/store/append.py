@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, content, link
 from app.store.driver_insert import INSERTS, NotBuilt, driver_insert
+from app.store.driver_lookup import LOOKUPS, driver_lookup
 from app.store.engine import WRITE
 from app.store.records import EVENT_RECORD_FIELDS, EventRecord, NewEvent
 from app.store.tables import chain_heads, events
@@ -105,7 +106,7 @@ async def append_in_python(
         connection = await connection.execution_options(**WRITE)
         async with connection.begin():
             heads = await _lock_heads(connection, sorted({event.tenant for event in batch}))
-            stored = await _stored(connection, batch)
+            stored = await _stored_by_driver(connection, batch)
             recorded_at = (clock or utc_now)()
             results: list[AppendResult] = []
             records: list[EventRecord] = []
@@ -269,6 +270,28 @@ async def _stored(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dic
             key = (row.tenant, row.source, row.event_id)
             if key in wanted:
                 found[key] = EventRecord(**row._mapping)
+    return found
+
+
+async def _stored_by_driver(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dict[Key, EventRecord]:
+    """``_stored``, its statements given to the driver on SQLite (``app.store.driver_lookup``); Core's elsewhere."""
+    lookup = driver_lookup(connection.dialect)
+    if lookup is None:
+        LOOKUPS["core"] += 1
+        return await _stored(connection, batch)
+    LOOKUPS["driver"] += 1
+    wanted = {(event.tenant, event.source, event.event_id) for event in batch}
+    tenants = sorted({tenant for tenant, _, _ in wanted})
+    ids = sorted({event_id for _, _, event_id in wanted})
+    found: dict[Key, EventRecord] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        result = await connection.exec_driver_sql(lookup.statement(len(tenants), len(chunk)), (*tenants, *chunk))
+        for row in result.all():
+            record = lookup.record(row)
+            key = (record.tenant, record.source, record.event_id)
+            if key in wanted:
+                found[key] = record
     return found
 
 

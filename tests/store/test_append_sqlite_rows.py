@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth.principal import Principal, Scope
 from app.demo import SOURCES
 from app.ingest import validate
-from app.store import driver_insert
+from app.store import driver_insert, driver_lookup
 from app.store.append import AppendResult, append, append_in_python, append_reference
 from app.store.engine import create_engine
 from app.store.migrate import upgrade
@@ -78,6 +78,7 @@ async def _run_both(engines: tuple[AsyncEngine, AsyncEngine], batches: list[list
         expected = await append_reference(reference, batch, clock=clock)
         answered = await append_in_python(driver, batch, clock=clock)
         assert answered == expected, f"batch {number}: the results differ"
+        assert repr(answered) == repr(expected), f"batch {number}: the results' values differ (types, time zones)"
         written += any(type(result).__name__ == "Accepted" for result in expected)
         everything += expected
     ours, theirs = _stored(driver), _stored(reference)
@@ -171,9 +172,9 @@ async def test_a_batch_it_cannot_build_goes_through_core(engines: tuple[AsyncEng
 async def test_sqlite_appends_use_the_driver_insert(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
     _, driver = engines
     assert driver_insert.driver_insert(driver.dialect) is not None
-    before = driver_insert.INSERTS["driver"]
+    before = driver_insert.INSERTS["driver"], driver_lookup.LOOKUPS["driver"]
     await append(driver, [event("t1", "a"), event("t2", "b")])
-    assert driver_insert.INSERTS["driver"] == before + 1
+    assert (driver_insert.INSERTS["driver"], driver_lookup.LOOKUPS["driver"]) == (before[0] + 1, before[1] + 1)
 
 
 def test_core_decides_what_is_covered() -> None:
@@ -182,6 +183,7 @@ def test_core_decides_what_is_covered() -> None:
     from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
     assert driver_insert.driver_insert(postgresql.asyncpg.dialect()) is None
+    assert driver_lookup.driver_lookup(postgresql.asyncpg.dialect()) is None
     custom = SQLiteDialect_aiosqlite(json_serializer=lambda value: "odd")
     plan = driver_insert.driver_insert(custom)
     assert plan is not None
