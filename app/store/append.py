@@ -6,6 +6,8 @@ COMMIT) within one round trip and no Python runs while they are held: concurrent
 queue behind each other's request parsing. The Python path (``append_in_python``) is the reference, serves
 SQLite, and takes over on a PostgreSQL database without the function (counted in ``PATHS``, logged once).
 tests/store/test_append_paths.py requires both to store byte-identical rows and give the same results.
+``append_reference`` is the Python path with Core's statements only: the reference of the driver statements
+``append_in_python`` uses on SQLite (tests/store/test_append_sqlite_rows.py).
 """
 
 from __future__ import annotations
