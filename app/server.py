@@ -32,6 +32,7 @@ from app import json_body
 from app.auth.cache import KeyCache
 from app.config import Settings
 from app.errors import Code
+from app.gc_tuning import tune_collector
 from app.graphiql import STATIC_DIR, STATIC_URL_PREFIX, graphiql_html
 from app.graphql.context import Context
 from app.graphql.fast_ingest import FastIngest
@@ -296,6 +297,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         limit_server_logs()  # uvicorn has configured its loggers by now, in every worker process
+        tune_collector(settings.gc_threshold)  # start-up is over: its heap is frozen, garbage collected less often
         yield
         if owned:
             await engine.dispose()

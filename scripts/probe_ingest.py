@@ -41,6 +41,7 @@ from app.auth.keys import create_key
 from app.auth.principal import Principal, Scope
 from app.config import Settings
 from app.demo import SOURCES
+from app.gc_tuning import tune_collector
 from app.graphql.fast_ingest import FastIngest, Plan, _payload, _submission
 from app.graphql.schema import build_schema
 from app.ingest import Rejected, validate
@@ -89,7 +90,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--requests", type=int, default=4, help="HTTP requests per batch size and round")
     parser.add_argument("--profile", type=int, help="cProfile the HTTP requests of this batch size instead")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after set-up (what a server could do)")
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=Settings().gc_threshold,
+        help="the collector as a serving process sets it (app/gc_tuning.py); 0: Python's defaults",
+    )
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of this process's CPU time")
     args = parser.parse_args()
     if args.wall:
@@ -123,14 +129,16 @@ async def main() -> None:
         assert response.headers["x-audit-executor"] == "fast-ingest", response.headers
 
     async def http(size: int) -> float:
-        start = CLOCK()
+        start, collected = CLOCK(), collecting[0]
         for _ in range(args.requests):
             response = await client.post("/graphql", content=bodies[size].pop(), headers=headers)
             result = response.json()["data"]["recordEvents"]
             assert result["acceptedCount"] == size, result
+        gc_figures[size].append((collecting[0] - collected) / (args.requests * size) * 1e6)
         return (CLOCK() - start) / (args.requests * size) * 1e6
 
     core_batches = [0]
+    gc_figures: dict[int, list[float]] = {size: [] for size in sizes}
 
     async def core(rows: list[dict[str, Any]], size: int) -> float:
         prepared = []
@@ -155,9 +163,16 @@ async def main() -> None:
             await append(engine, batch)
         return (CLOCK() - start) / (args.requests * size) * 1e6
 
-    if args.gc_freeze:
-        gc.collect()
-        gc.freeze()
+    tune_collector(args.gc_threshold)
+    collecting = [0.0, 0.0]
+
+    def timed(phase: str, _: dict[str, int]) -> None:
+        if phase == "start":
+            collecting[1] = CLOCK()
+        else:
+            collecting[0] += CLOCK() - collecting[1]
+
+    gc.callbacks.append(timed)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -208,13 +223,16 @@ async def main() -> None:
             row["core"].append(await core(core_rows[size], size))
     kind = "wall" if args.wall else "CPU"
     print(f"median {kind} µs per event over {args.rounds} interleaved rounds (SQLite, in process)")
-    print(f"{'batch':>5} " + " ".join(f"{name:>11}" for name in stage_names) + "  http÷core ratio(core/http)")
+    print(
+        f"{'batch':>5} " + " ".join(f"{name:>11}" for name in stage_names) + "  http÷core ratio(core/http) gc-in-http"
+    )
     for size in sizes:
         medians = {name: statistics.median(values) for name, values in figures[size].items()}
         print(
             f"{size:>5} "
             + " ".join(f"{medians[name]:>11.1f}" for name in stage_names)
             + f"  {medians['http'] / medians['core']:>9.2f} {medians['core'] / medians['http']:>6.3f}"
+            + f" {statistics.median(gc_figures[size]):>10.1f}"
         )
     await client.aclose()
     await engine.dispose()

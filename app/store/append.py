@@ -6,6 +6,8 @@ COMMIT) within one round trip and no Python runs while they are held: concurrent
 queue behind each other's request parsing. The Python path (``append_in_python``) is the reference, serves
 SQLite, and takes over on a PostgreSQL database without the function (counted in ``PATHS``, logged once).
 tests/store/test_append_paths.py requires both to store byte-identical rows and give the same results.
+``append_reference`` is the Python path with Core's statements only: the reference of the driver statements
+``append_in_python`` uses on SQLite (tests/store/test_append_sqlite_rows.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
 from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, content, link
+from app.store.driver_insert import INSERTS, NotBuilt, driver_insert
+from app.store.driver_lookup import LOOKUPS, driver_lookup
 from app.store.engine import WRITE
 from app.store.records import EVENT_RECORD_FIELDS, EventRecord, NewEvent
 from app.store.tables import chain_heads, events
@@ -90,7 +94,82 @@ async def append(
 async def append_in_python(
     engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
 ) -> list[AppendResult]:
-    """The reference path: every step in Python, in one transaction, the heads locked from first to last.
+    """Every step in Python, in one transaction, the heads locked from first to last (serves SQLite).
+
+    The steps of ``append_reference``; the new rows go to SQLite as prebuilt tuples through the driver's
+    ``executemany`` (``app.store.driver_insert``), or through Core where that does not cover the dialect or the
+    batch (counted in ``INSERTS``). Round trips: lock the heads (a tenant's first batch also creates its head),
+    look up the batch's ids (one statement; on SQLite one per ``LOOKUP_CHUNK`` ids), insert the new rows
+    (executemany), move the heads, commit.
+    """
+    if not batch:
+        return []
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(**WRITE)
+        async with connection.begin():
+            heads = await _lock_heads(connection, sorted({event.tenant for event in batch}))
+            stored = await _stored_by_driver(connection, batch)
+            recorded_at = (clock or utc_now)()
+            results: list[AppendResult] = []
+            records: list[EventRecord] = []
+            chained = EventRecord.chained
+            for event in batch:
+                tenant = event.tenant
+                key = (tenant, event.source, event.event_id)
+                prior = stored.get(key)
+                if prior is not None:
+                    same = content(prior) == content(event)
+                    results.append(Duplicate(prior) if same else Conflict(prior))
+                    continue
+                sequence, previous_hash = heads[tenant]
+                sequence += 1
+                canonical = canonical_bytes(event, tenant=tenant, sequence=sequence, recorded_at=recorded_at)
+                hash_ = link(previous_hash, canonical)
+                record = chained(
+                    event, sequence=sequence, recorded_at=recorded_at, hash=hash_, previous_hash=previous_hash
+                )
+                heads[tenant] = (sequence, hash_)
+                stored[key] = record
+                records.append(record)
+                results.append(Accepted(record))
+            if records:
+                await _insert(connection, records)
+                await connection.execute(
+                    update(chain_heads)
+                    .where(chain_heads.c.tenant == bindparam("b_tenant"))
+                    .values(last_sequence=bindparam("b_sequence"), last_hash=bindparam("b_hash")),
+                    [
+                        {"b_tenant": tenant, "b_sequence": sequence, "b_hash": hash_}
+                        for tenant, (sequence, hash_) in heads.items()
+                    ],
+                )
+    return results
+
+
+async def _insert(connection: AsyncConnection, records: list[EventRecord]) -> None:
+    """The new rows: through the driver where ``driver_insert`` covers the dialect and the batch, else Core."""
+    plan = driver_insert(connection.dialect)
+    if plan is not None:
+        try:
+            rows = plan.rows(records)
+        except NotBuilt:
+            INSERTS["core:batch"] += 1
+        else:
+            INSERTS["driver"] += 1
+            await connection.exec_driver_sql(plan.statement, rows)
+            return
+    else:
+        INSERTS["core"] += 1
+    await connection.execute(events.insert(), [record.row() for record in records])
+
+
+async def append_reference(
+    engine: AsyncEngine, batch: Sequence[NewEvent], *, clock: Callable[[], dt.datetime] | None = None
+) -> list[AppendResult]:
+    """The reference: every step in Python, in one transaction, the heads locked from first to last.
+
+    ``append_in_python`` is this, with the rows inserted through the driver on SQLite (``driver_insert``);
+    tests/store/test_append_sqlite_rows.py requires both to store byte-identical rows and give equal results.
 
     Round trips: lock the heads (a tenant's first batch also creates its head), look up the batch's ids
     (one statement; on SQLite one per ``LOOKUP_CHUNK`` ids), insert the new rows (executemany), move the
@@ -193,6 +272,28 @@ async def _stored(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dic
             key = (row.tenant, row.source, row.event_id)
             if key in wanted:
                 found[key] = EventRecord(**row._mapping)
+    return found
+
+
+async def _stored_by_driver(connection: AsyncConnection, batch: Sequence[NewEvent]) -> dict[Key, EventRecord]:
+    """``_stored``, its statements given to the driver on SQLite (``app.store.driver_lookup``); Core's elsewhere."""
+    lookup = driver_lookup(connection.dialect)
+    if lookup is None:
+        LOOKUPS["core"] += 1
+        return await _stored(connection, batch)
+    LOOKUPS["driver"] += 1
+    wanted = {(event.tenant, event.source, event.event_id) for event in batch}
+    tenants = sorted({tenant for tenant, _, _ in wanted})
+    ids = sorted({event_id for _, _, event_id in wanted})
+    found: dict[Key, EventRecord] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        result = await connection.exec_driver_sql(lookup.statement(len(tenants), len(chunk)), (*tenants, *chunk))
+        for row in result.all():
+            record = lookup.record(row)
+            key = (record.tenant, record.source, record.event_id)
+            if key in wanted:
+                found[key] = record
     return found
 
 

@@ -47,12 +47,10 @@ def content(event: NewEvent | EventRecord) -> dict[str, Any]:
 
 
 def canonical_bytes(event: NewEvent | EventRecord, *, tenant: str, sequence: int, recorded_at: dt.datetime) -> bytes:
-    document = {
-        **content(event),
-        "tenant": tenant,
-        "sequence": sequence,
-        "recordedAt": _recorded_text(recorded_at),
-    }
+    document = content(event)  # a fresh dict: completed in place rather than copied
+    document["tenant"] = tenant
+    document["sequence"] = sequence
+    document["recordedAt"] = _recorded_text(recorded_at)
     return canonical_json(document)
 
 

@@ -1,0 +1,42 @@
+"""A serving process freezes its start-up heap and raises the collector's first threshold, once (app/gc_tuning.py)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from app import gc_tuning
+from app.config import Settings
+
+
+@pytest.fixture
+def untouched() -> Iterator[None]:
+    """The collector as this test process had it, restored afterwards."""
+    thresholds, tuned = gc.get_threshold(), list(gc_tuning.TUNED)
+    gc_tuning.TUNED.clear()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    gc_tuning.TUNED[:] = tuned
+
+
+def test_zero_leaves_the_collector_alone(untouched: None) -> None:
+    before = gc.get_threshold()
+    gc_tuning.tune_collector(0)
+    assert gc.get_threshold() == before
+    assert gc_tuning.TUNED == []
+
+
+def test_tuning_freezes_and_raises_the_first_threshold_once(untouched: None) -> None:
+    _, second, third = gc.get_threshold()
+    gc_tuning.tune_collector(12_345)
+    assert gc.get_threshold() == (12_345, second, third)
+    assert gc.get_freeze_count() > 0
+    gc_tuning.tune_collector(999)  # a second app in the same process: the first setting stays
+    assert gc.get_threshold()[0] == 12_345
+
+
+def test_the_setting_defaults_to_a_raised_threshold() -> None:
+    assert Settings(database_url="sqlite+aiosqlite://").gc_threshold == 20_000
