@@ -1,0 +1,89 @@
+"""Group commit A/B in process: concurrent appenders through ``append`` (grouped) and each batch alone.
+
+    flock /work/bench.lock .venv/bin/python -m scripts.probe_group_commit --url postgresql+asyncpg://…/db
+    flock /work/bench.lock .venv/bin/python -m scripts.probe_group_commit --url sqlite+aiosqlite:////tmp/x.db
+
+``--clients`` appenders (one tenant, the generator's validated events, fresh ids) each append ``--batches``
+batches of ``--size`` events, first through ``app.store.append.append`` (grouped: one call per flush), then
+through the append path called directly per batch (``_dispatch``: what every request did before), rotating the
+order per round. Prints events/s (wall) per mode and round, and the flushes and batches per flush of the
+grouped runs. The database must be migrated (``audit-gateway db upgrade``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.store import group_commit
+from app.store.append import _dispatch, append
+from app.store.engine import create_engine
+from app.store.records import NewEvent
+from scripts import generate
+
+
+async def _grouped(engine: AsyncEngine, batch: Sequence[NewEvent]) -> object:
+    return await append(engine, batch)
+
+
+async def _alone(engine: AsyncEngine, batch: Sequence[NewEvent]) -> object:
+    return await _dispatch(engine, batch, None)
+
+
+async def _run(
+    engine: AsyncEngine,
+    call: Callable[[AsyncEngine, Sequence[NewEvent]], Awaitable[object]],
+    work: list[list[list[NewEvent]]],
+) -> float:
+    async def client(batches: list[list[NewEvent]]) -> None:
+        for batch in batches:
+            await call(engine, batch)
+
+    start = time.perf_counter()
+    await asyncio.gather(*[client(batches) for batches in work])
+    return sum(len(b) for batches in work for b in batches) / (time.perf_counter() - start)
+
+
+async def main(url: str, clients: int, batches: int, size: int, rounds: int) -> None:
+    engine = create_engine(url)
+    total = clients * batches * size
+    template = list(generate.new_events(total, ["probe-group"]))[:total]
+    modes = {"grouped": _grouped, "alone": _alone}
+    rates: dict[str, list[float]] = {name: [] for name in modes}
+    try:
+        for number in range(rounds):
+            order = list(modes) if number % 2 == 0 else list(reversed(modes))
+            for name in order:
+                tag = uuid.uuid4().hex[:8]
+                events = [dataclasses.replace(e, event_id=f"{e.event_id}-{tag}") for e in template]
+                chunks = [events[i : i + size] for i in range(0, len(events), size)]
+                work = [chunks[c::clients] for c in range(clients)]
+                before = dict(group_commit.FLUSHES)
+                rate = await _run(engine, modes[name], work)
+                rates[name].append(rate)
+                flushes = group_commit.FLUSHES["flushes"] - before.get("flushes", 0)
+                carried = group_commit.FLUSHES["batches"] - before.get("batches", 0)
+                extra = f" flushes {flushes}, batches/flush {carried / flushes:.2f}" if flushes else ""
+                print(f"round {number + 1} {name}: {rate:,.0f} events/s{extra}", flush=True)
+    finally:
+        await engine.dispose()
+    grouped, alone = statistics.median(rates["grouped"]), statistics.median(rates["alone"])
+    print(f"median grouped {grouped:,.0f} / alone {alone:,.0f} events/s: grouped ÷ alone {grouped / alone:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--size", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=4)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.url, arguments.clients, arguments.batches, arguments.size, arguments.rounds))
