@@ -4,10 +4,11 @@
     flock /work/bench.lock .venv/bin/python -m scripts.probe_group_commit --url sqlite+aiosqlite:////tmp/x.db
 
 ``--clients`` appenders (one tenant, the generator's validated events, fresh ids) each append ``--batches``
-batches of ``--size`` events, first through ``app.store.append.append`` (grouped: one call per flush), then
-through the append path called directly per batch (``_dispatch``: what every request did before), rotating the
-order per round. Prints events/s (wall) per mode and round, and the flushes and batches per flush of the
-grouped runs. The database must be migrated (``audit-gateway db upgrade``).
+batches of ``--size`` events, through ``app.store.append.append`` with one call in flight (``grouped1``) and
+two (``grouped2``, ``group_commit.IN_FLIGHT``), and through the append path called directly per batch
+(``alone``: ``_dispatch``, what every request did before), rotating the order per round. Prints events/s
+(wall) per mode and round, and the flushes and batches per flush of the grouped runs. The database must be
+migrated (``audit-gateway db upgrade``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from app.store.records import NewEvent
 from scripts import generate
 
 
-async def _grouped(engine: AsyncEngine, batch: Sequence[NewEvent]) -> object:
+async def _grouped1(engine: AsyncEngine, batch: Sequence[NewEvent]) -> object:
+    group_commit.IN_FLIGHT = 1
+    return await append(engine, batch)
+
+
+async def _grouped2(engine: AsyncEngine, batch: Sequence[NewEvent]) -> object:
+    group_commit.IN_FLIGHT = 2
     return await append(engine, batch)
 
 
@@ -55,11 +62,12 @@ async def main(url: str, clients: int, batches: int, size: int, rounds: int) -> 
     engine = create_engine(url)
     total = clients * batches * size
     template = list(generate.new_events(total, ["probe-group"]))[:total]
-    modes = {"grouped": _grouped, "alone": _alone}
+    modes = {"grouped1": _grouped1, "grouped2": _grouped2, "alone": _alone}
     rates: dict[str, list[float]] = {name: [] for name in modes}
     try:
         for number in range(rounds):
-            order = list(modes) if number % 2 == 0 else list(reversed(modes))
+            names = list(modes)
+            order = names[number % 3 :] + names[: number % 3]
             for name in order:
                 tag = uuid.uuid4().hex[:8]
                 events = [dataclasses.replace(e, event_id=f"{e.event_id}-{tag}") for e in template]
@@ -74,8 +82,10 @@ async def main(url: str, clients: int, batches: int, size: int, rounds: int) -> 
                 print(f"round {number + 1} {name}: {rate:,.0f} events/s{extra}", flush=True)
     finally:
         await engine.dispose()
-    grouped, alone = statistics.median(rates["grouped"]), statistics.median(rates["alone"])
-    print(f"median grouped {grouped:,.0f} / alone {alone:,.0f} events/s: grouped ÷ alone {grouped / alone:.2f}")
+    alone = statistics.median(rates["alone"])
+    for name in ("grouped1", "grouped2"):
+        grouped = statistics.median(rates[name])
+        print(f"median {name} {grouped:,.0f} / alone {alone:,.0f} events/s: ÷ alone {grouped / alone:.2f}")
 
 
 if __name__ == "__main__":

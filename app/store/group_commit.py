@@ -43,6 +43,11 @@ Clock = Callable[[], dt.datetime]
 Run = Callable[[AsyncEngine, Sequence[NewEvent], Clock | None], Awaitable[list[Any]]]
 """The append path the coalescer feeds: one call, one transaction, one result per event given, in order."""
 
+IN_FLIGHT = 2
+"""Calls of the append path in flight per engine and process. With one, the Python work around each call
+(preparing the combined batch, reading its answer) would leave the database idle; with two, the next call is
+prepared while the previous one runs, and queues behind its head locks in the database. Batches in one call
+behave as one after another in arrival order; two calls in flight at once, as two concurrent requests."""
 MAX_EVENTS = 5000
 """Events per combined call at most (a batch larger than this on its own still goes, alone)."""
 MAX_BYTES = 8 * 1024 * 1024
@@ -73,23 +78,24 @@ class _Pending:
 
 @dataclass(eq=False)
 class GroupCommit:
-    """The queue and the flusher of one engine (and append path and clock) in one event loop."""
+    """The queue and the flushers of one engine (and append path and clock) in one event loop."""
 
     engine: weakref.ref[AsyncEngine]
     run: Run
     clock: Clock | None
     loop: asyncio.AbstractEventLoop
     queue: collections.deque[_Pending] = field(default_factory=collections.deque)
-    flusher: asyncio.Task[None] | None = None
+    flushers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def submit(self, batch: Sequence[NewEvent]) -> list[Any]:
-        """Queue the batch, start the flusher if none runs, wait for this batch's results."""
+        """Queue the batch, start a flusher if fewer than ``IN_FLIGHT`` run, wait for this batch's results."""
         pending = _Pending(batch, self.loop.create_future())
         self.queue.append(pending)
-        if self.flusher is None:
+        if len(self.flushers) < IN_FLIGHT:
             # A context of its own: the shared call belongs to no request (app.request_guard.current() is None
             # there, so no request's deadline interrupts its statements; the statement timeout still does).
-            self.flusher = self.loop.create_task(self._drain(), context=contextvars.Context())
+            # It takes from the queue once it runs: batches queued in the same turn of the loop go together.
+            self.flushers.add(self.loop.create_task(self._drain(), context=contextvars.Context()))
         # Cancelling this requester cancels ``answer`` only, never the flusher's call.
         return await pending.answer
 
@@ -97,10 +103,13 @@ class GroupCommit:
         try:
             while self.queue:
                 await self._flush(self._take())
-        finally:
-            self.flusher = None
+        except BaseException:
             while self.queue:  # only when this task itself was cancelled (its loop is closing)
                 self.queue.popleft().answer.cancel()
+            raise
+        finally:
+            # In the same step as the last look at the queue: a batch queued later starts a flusher of its own.
+            self.flushers.discard(asyncio.current_task())
 
     def _take(self) -> list[_Pending]:
         """The next flush: queued batches in arrival order, within the bounds (the first one always)."""

@@ -96,7 +96,10 @@ async def test_concurrent_batches_go_out_in_one_call_each_gets_its_own_results()
     assert results == [[f"ok:a{n}", f"ok:b{n}"] for n in range(10)]
 
 
-async def test_what_arrives_while_a_call_is_in_flight_goes_out_in_the_next_one() -> None:
+async def test_what_arrives_while_a_call_is_in_flight_goes_out_in_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(group_commit, "IN_FLIGHT", 1)
     store, engine = Store(), Engine()
     store.gate = asyncio.Event()
     first = asyncio.ensure_future(group_commit.submit(engine, batch("first"), None, store.run))  # type: ignore[arg-type]
@@ -112,7 +115,29 @@ async def test_what_arrives_while_a_call_is_in_flight_goes_out_in_the_next_one()
     assert group_commit.BATCHES_PER_FLUSH[7] == before.get(7, 0) + 1
 
 
+async def test_two_calls_in_flight_the_rest_waits_for_one_of_them() -> None:
+    """``IN_FLIGHT`` = 2 (the default): a second call goes out while the first runs; whatever arrives while two
+    run goes out together when one of them returns."""
+    assert group_commit.IN_FLIGHT == 2
+    store, engine = Store(), Engine()
+    store.gate = asyncio.Event()
+    first = asyncio.ensure_future(group_commit.submit(engine, batch("first"), None, store.run))  # type: ignore[arg-type]
+    await store.started.wait()
+    second = [asyncio.ensure_future(group_commit.submit(engine, batch(f"s{n}"), None, store.run)) for n in range(3)]  # type: ignore[arg-type]
+    while len(store.calls) < 2:
+        await asyncio.sleep(0)
+    third = [asyncio.ensure_future(group_commit.submit(engine, batch(f"t{n}"), None, store.run)) for n in range(4)]  # type: ignore[arg-type]
+    await queued(lambda: group(engine, store), 4)
+    assert store.calls == [["first"], ["s0", "s1", "s2"]]
+    store.gate.set()
+    await asyncio.gather(first, *second, *third)
+    assert store.calls == [["first"], ["s0", "s1", "s2"], ["t0", "t1", "t2", "t3"]]
+    assert not group(engine, store).flushers, "the flushers end with the queue"
+    assert await group_commit.submit(engine, batch("later"), None, store.run) == ["ok:later"]  # type: ignore[arg-type]
+
+
 async def test_a_flush_stays_within_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(group_commit, "IN_FLIGHT", 1)
     monkeypatch.setattr(group_commit, "MAX_EVENTS", 5)
     store, engine = Store(), Engine()
     sizes = [2, 2, 2, 7, 1, 1, 3]
@@ -130,7 +155,8 @@ async def test_a_flush_stays_within_its_bounds(monkeypatch: pytest.MonkeyPatch) 
     assert [len(call) for call in store.calls] == [3, 3, 1]
 
 
-async def test_a_failed_combined_call_is_retried_batch_by_batch() -> None:
+async def test_a_failed_combined_call_is_retried_batch_by_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(group_commit, "IN_FLIGHT", 1)
     store, engine = Store(), Engine()
     before = group_commit.FLUSHES["retried"]
     outcomes = await asyncio.gather(
@@ -150,7 +176,8 @@ async def test_a_lone_batch_fails_as_before() -> None:
     assert store.calls == [["bad"]]
 
 
-async def test_a_requester_that_goes_away_does_not_cancel_the_shared_call() -> None:
+async def test_a_requester_that_goes_away_does_not_cancel_the_shared_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(group_commit, "IN_FLIGHT", 1)
     store, engine = Store(), Engine()
     store.gate = asyncio.Event()
     first = asyncio.ensure_future(group_commit.submit(engine, batch("first"), None, store.run))  # type: ignore[arg-type]
@@ -293,8 +320,13 @@ async def test_coalesced_batches_equal_the_batches_one_after_another(
     two: tuple[AsyncEngine, AsyncEngine], seed: int, max_events: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same corpus twice: one batch at a time through the append path itself, and all at once through
-    ``append`` (one flush, or several when the bound is small). Same results, rows, heads; both chains verify."""
+    ``append`` (one flush, or several when the bound is small). Same results, rows, heads; both chains verify.
+
+    Several flushes go out one after another here (``IN_FLIGHT`` = 1): two calls in flight at once are two
+    concurrent requests, which the database may serialize either way."""
     monkeypatch.setattr(group_commit, "MAX_EVENTS", max_events)
+    if max_events < 5000:
+        monkeypatch.setattr(group_commit, "IN_FLIGHT", 1)
     alone, grouped = two
     tenants = [f"g{seed}{n}_{uuid.uuid4().hex[:6]}" for n in "cab"]
     rounds = [corpus(tenants, seed * 10 + r, 30) for r in range(3)]  # three rounds: later ones meet stored rows
@@ -391,37 +423,60 @@ async def test_a_batch_that_fails_the_combined_call_fails_alone(two: tuple[Async
 
 
 @pytest.mark.postgres
-async def test_audit_append_calls_per_concurrent_requests(postgres_url: str) -> None:
-    """N requests at once: one ``audit_append`` call. N more while one is held in flight (its tenant's head locked
-    by another transaction): that call, then one for all N — 2 calls where there were N + 1."""
+@pytest.mark.parametrize("in_flight", [1, 2])
+async def test_audit_append_calls_per_concurrent_requests(
+    postgres_url: str, in_flight: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N requests at once: one ``audit_append`` call. Then one call held in flight (its tenant's head locked by
+    another transaction): with one call in flight, all that arrives meanwhile goes out in one call when it
+    returns; with two, the next arrivals go out at once in a second call (which waits for the lock too), and
+    what comes after them in a third. A requester that left before its call started is dropped; one that left
+    while its call ran gets its events committed all the same."""
+    monkeypatch.setattr(group_commit, "IN_FLIGHT", in_flight)
     engine = create_engine(postgres_url)
     counter = StatementCounter()
     sa_event.listen(engine.sync_engine, "before_cursor_execute", counter)
     tenant = f"n_{uuid.uuid4().hex[:6]}"
+
+    def calls() -> int:
+        return sum("audit_append" in s for s in counter.statements)
+
+    async def out(count: int) -> None:
+        while calls() < count:  # its call has gone out, and waits for the lock
+            await asyncio.sleep(0.01)
+
     try:
         results = await asyncio.gather(*[append(engine, [event(tenant, f"a{n}")]) for n in range(10)])
         assert [r[0].record.sequence for r in results] == list(range(1, 11))  # type: ignore[union-attr]
-        assert sum("audit_append" in s for s in counter.statements) == 1
+        assert calls() == 1
 
         counter.statements.clear()
         async with engine.connect() as holder:
             await holder.execute(text("SELECT 1 FROM chain_heads WHERE tenant = :t FOR UPDATE"), {"t": tenant})
             first = asyncio.ensure_future(append(engine, [event(tenant, "held")]))
-            while not any("audit_append" in s for s in counter.statements):  # out, and waiting for the lock
-                await asyncio.sleep(0.01)
-            rest = [asyncio.ensure_future(append(engine, [event(tenant, f"b{n}")])) for n in range(8)]
-            gone = asyncio.ensure_future(append(engine, [event(tenant, "gone")]))
+            await out(1)
+            waiting = [asyncio.ensure_future(append(engine, [event(tenant, f"b{n}")])) for n in range(8)]
             group = next(iter(group_commit._GROUPS[engine].values()))
-            await queued(lambda: group, 9)
-            gone.cancel()  # its requester leaves before its call starts: dropped
-            first.cancel()  # its requester leaves while its call is in flight: the call goes on and commits
+            if in_flight == 2:
+                await out(2)  # b0..b7 went out together, behind the lock
+                waiting += [asyncio.ensure_future(append(engine, [event(tenant, f"c{n}")])) for n in range(5)]
+            gone = asyncio.ensure_future(append(engine, [event(tenant, "gone")]))
+            await queued(lambda: group, 9 if in_flight == 1 else 6)
+            gone.cancel()
+            first.cancel()
             await holder.commit()
-        done = await asyncio.gather(*rest)
-        assert [r[0].record.sequence for r in done] == list(range(12, 20))  # type: ignore[union-attr]
-        assert sum("audit_append" in s for s in counter.statements) == 2
+        done = await asyncio.gather(*waiting)
+        sequences = [r[0].record.sequence for r in done]  # type: ignore[union-attr]
+        if in_flight == 1:
+            assert sequences == list(range(12, 12 + len(waiting)))
+        else:  # two calls waited for the lock: the database decides which went first; each is one run
+            b, c = sequences[:8], sequences[8:]
+            assert b == list(range(b[0], b[0] + 8)) and c == list(range(c[0], c[0] + 5))
+        assert calls() == 1 + in_flight
         rows, _ = await _rows(engine, [tenant])
         ids = [row[2] for row in rows]
-        assert "held" in ids and "gone" not in ids and len(ids) == 19
+        assert "held" in ids and "gone" not in ids and len(ids) == 11 + len(waiting)
+        assert [row[1] for row in rows] == list(range(1, len(ids) + 1))
         assert (await verify_chain(engine, tenant)).ok
     finally:
         sa_event.remove(engine.sync_engine, "before_cursor_execute", counter)
