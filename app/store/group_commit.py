@@ -2,14 +2,15 @@
 
 Each append of a tenant takes the tenant's chain-head lock and ends with a COMMIT (an fsync): concurrent
 requests of one process used to queue behind each other's lock and fsync one by one. Here each process
-keeps at most one append call in flight per engine; batches that arrive meanwhile wait in a queue, and when
-the call returns, the queue (up to ``MAX_EVENTS`` events and ``MAX_BYTES`` of event data) goes into ONE call
-of the append path. Each requester gets exactly its own results back.
+keeps at most ``IN_FLIGHT`` append calls in flight per engine; batches that arrive meanwhile wait in a queue,
+and when a call returns, the queue (up to ``MAX_EVENTS`` events and ``MAX_BYTES`` of event data) goes into
+ONE call of the append path. Each requester gets exactly its own results back.
 
 - Semantics: the combined batch is the queued batches concatenated in arrival order, so a key repeated across
   them behaves as a repeat within one batch (the first occurrence is accepted, later ones are ``Duplicate``
-  or ``Conflict`` against it), exactly as running the batches one after another would. Results come back
-  after the call returned, i.e. after its COMMIT.
+  or ``Conflict`` against it), exactly as running the batches one after another would. Two calls in flight
+  at once are two concurrent transactions, as two requests were. Results come back after the call returned,
+  i.e. after its COMMIT.
 - Failure isolation: when a combined call fails, each of its batches is appended again alone, in order, and
   gets its own result or error: no batch fails because of another's events. A lone batch fails as before.
 - Cancellation: the call runs in this module's own task, which belongs to no request (no request's
