@@ -59,7 +59,8 @@ EVENT_OVERHEAD = 512
 FLUSHES: collections.Counter[str] = collections.Counter()
 """Per process: ``flushes`` (calls of the append path), ``batches`` and ``events`` they carried, ``combined``
 (flushes of more than one batch), ``retried`` (combined calls that failed, their batches then appended one by
-one), ``dropped`` (batches whose requester went away before their call started)."""
+one), ``dropped`` (batches whose requester went away before their call started), ``off`` (batches appended alone
+because group commit is off for their engine)."""
 BATCHES_PER_FLUSH: collections.Counter[int] = collections.Counter()
 """Per process: how many flushes carried 1, 2, 3, … batches."""
 
@@ -198,11 +199,22 @@ _GROUPS: weakref.WeakKeyDictionary[AsyncEngine, dict[tuple[Run, Clock | None], G
 )
 
 
+_OFF: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
+
+
+def switch_off(engine: AsyncEngine) -> None:
+    """Every append to ``engine`` goes out alone, as its own call (``AUDIT_GROUP_COMMIT=false``)."""
+    _OFF.add(engine)
+
+
 async def submit(engine: AsyncEngine, batch: Sequence[NewEvent], clock: Clock | None, run: Run) -> list[Any]:
     """Append ``batch`` through ``run``, together with whatever else this process appends to ``engine`` meanwhile.
 
     Batches are combined only with batches of the same engine, append path and clock (tests fix the clock).
     """
+    if engine in _OFF:
+        FLUSHES["off"] += 1
+        return await run(engine, batch, clock)
     loop = asyncio.get_running_loop()
     groups = _GROUPS.setdefault(engine, {})
     group = groups.get((run, clock))

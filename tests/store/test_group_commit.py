@@ -481,3 +481,18 @@ async def test_audit_append_calls_per_concurrent_requests(
     finally:
         sa_event.remove(engine.sync_engine, "before_cursor_execute", counter)
         await engine.dispose()
+
+
+async def test_switched_off_every_batch_goes_alone(engine: AsyncEngine) -> None:
+    """``AUDIT_GROUP_COMMIT=false`` (``create_app`` switches the engine off): one call per batch, as before."""
+    from app.config import Settings
+    from app.server import create_app
+
+    create_app(Settings(database_url="sqlite://", group_commit=False), engine=engine)
+    tenant = f"off_{uuid.uuid4().hex[:6]}"
+    before = dict(group_commit.FLUSHES)
+    results = await asyncio.gather(*[append(engine, [event(tenant, f"e{n}")]) for n in range(5)])
+    assert sorted(r[0].record.sequence for r in results) == [1, 2, 3, 4, 5]  # type: ignore[union-attr]
+    assert group_commit.FLUSHES["off"] == before.get("off", 0) + 5
+    assert group_commit.FLUSHES["flushes"] == before.get("flushes", 0)
+    assert (await verify_chain(engine, tenant)).ok
