@@ -47,3 +47,5 @@ class Settings(BaseSettings):
     key_cache_seconds: float = 5.0
     # Serve the read operations it covers with the compiled executor (off: every request goes to Strawberry).
     compiled_reads: bool = True
+    # Appends that arrive while others are in flight go to the store together (app/store/group_commit.py).
+    group_commit: bool = True

@@ -44,6 +44,7 @@ from app.http_errors import error_response, internal_error_response
 from app.http_rules import GRAPHIQL_HEADERS, JsonOperations
 from app.request_guard import RequestGuard
 from app.serving import limit_server_logs
+from app.store import group_commit
 from app.store.engine import create_engine
 
 log = logging.getLogger("app.server")
@@ -305,6 +306,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
 
+    if not settings.group_commit:
+        group_commit.switch_off(engine)
     graphql = GatewayGraphQL(engine, settings)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql),  # any method: the view answers 405 itself, as JSON

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
+from app.store import group_commit
 from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, content, link
 from app.store.driver_insert import INSERTS, NotBuilt, driver_insert
 from app.store.driver_lookup import LOOKUPS, driver_lookup
@@ -38,8 +39,9 @@ from app.store.tables import chain_heads, events
 logger = logging.getLogger(__name__)
 
 PATHS: collections.Counter[str] = collections.Counter()
-"""Appends per path in this process: ``database`` (PostgreSQL's ``audit_append``), ``python`` (SQLite), and
-``python:no-function`` (a PostgreSQL database without the function: the reference path, logged once)."""
+"""Calls of each append path in this process (one per flush of ``group_commit``): ``database`` (PostgreSQL's
+``audit_append``), ``python`` (SQLite), and ``python:no-function`` (a PostgreSQL database without the function:
+the reference path, logged once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +78,19 @@ async def append(
 ) -> list[AppendResult]:
     """Append a batch; one result per event, in order. Nothing is written unless everything is.
 
-    ``EventAccepted`` means committed: both paths return only after their COMMIT has succeeded.
+    ``EventAccepted`` means committed: both paths return only after their COMMIT has succeeded. Batches that
+    this process appends while another append is in flight go to the store together, in one call and one
+    transaction, with the same results as one after another in arrival order (``app.store.group_commit``).
     """
     if not batch:
         return []
+    return await group_commit.submit(engine, batch, clock, _dispatch)
+
+
+async def _dispatch(
+    engine: AsyncEngine, batch: Sequence[NewEvent], clock: Callable[[], dt.datetime] | None
+) -> list[AppendResult]:
+    """One call of the path this engine takes, for a batch (or several queued ones, combined)."""
     if engine.dialect.name == "postgresql":
         results = await append_in_database(engine, batch, clock=clock)
         if results is not None:
