@@ -73,6 +73,7 @@ def main() -> None:
 
             def block(name: str, document: str, count: int) -> float:
                 connection = connections[name]
+                connection.close()  # a fresh connection per block: the last may have idled past the keep-alive
                 before = _cpu_seconds(pids[name])
                 for _ in range(count):
                     connection.request("POST", "/graphql", bodies[document], headers)
