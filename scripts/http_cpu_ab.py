@@ -57,7 +57,11 @@ def main() -> None:
     env = {**os.environ, "AUDIT_DATABASE_URL": args.database_url}
     command = [str(first / ".venv/bin/audit-gateway"), "keys", "create", "--name", f"cpu-ab-{time.time_ns()}"]
     created = subprocess.run(
-        [*command, "--tenant", args.tenant, "--scope", "events:read"], env=env, capture_output=True, text=True, check=True
+        [*command, "--tenant", args.tenant, "--scope", "events:read"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     key = created.stdout.strip().splitlines()[-1]
     headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}

@@ -121,15 +121,32 @@ def main() -> None:
 
 
 AREAS = (
-    ("store (app/store, SQLAlchemy, drivers)", ("app/store/", "sqlalchemy", "asyncpg", "aiosqlite", "greenlet", "sqlite3")),
-    ("plan run/compile (app/graphql/plan/run, compile, loaders, connection, query)", (
-        "plan/run.py", "plan/compile.py", "<record_builder>", "loaders.py", "connection.py", "graphql/query.py",
-        "contracts/", "event_query.py", "json/", "datetime")),
+    (
+        "store (app/store, SQLAlchemy, drivers)",
+        ("app/store/", "sqlalchemy", "asyncpg", "aiosqlite", "greenlet", "sqlite3"),
+    ),
+    (
+        "plan run/compile (app/graphql/plan/run, compile, loaders, connection, query)",
+        (
+            "plan/run.py",
+            "plan/compile.py",
+            "<record_builder>",
+            "loaders.py",
+            "connection.py",
+            "graphql/query.py",
+            "contracts/",
+            "event_query.py",
+            "json/",
+            "datetime",
+        ),
+    ),
     ("cost", ("graphql/cost.py",)),
     ("prepare/variables (executor, graphql-core)", ("plan/executor.py", "/graphql/")),
     ("auth", ("app/auth/",)),
-    ("HTTP: server.py, json_body, request_guard, http_rules, starlette", (
-        "app/server.py", "json_body.py", "request_guard.py", "http_rules.py", "starlette", "orjson")),
+    (
+        "HTTP: server.py, json_body, request_guard, http_rules, starlette",
+        ("app/server.py", "json_body.py", "request_guard.py", "http_rules.py", "starlette", "orjson"),
+    ),
     ("uvicorn protocol, serving.py", ("uvicorn", "app/serving.py", "httptools")),
     ("asyncio / event loop", ("asyncio", "uvloop", "contextvars", "contextlib")),
 )
