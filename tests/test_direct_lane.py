@@ -1,7 +1,8 @@
 """The direct lane for compiled reads answers exactly as Strawberry's view does: status, headers, body.
 
 Two apps over one seeded database (the world of tests/graphql/test_compiled_differential.py and its corpus):
-one as it ships, one with the lane switched off, so every request goes through Strawberry's view as before.
+one as it ships, one with the lane and the ``/graphql`` shortcut (app.server.Gateway) switched off, so every
+request goes through Starlette's whole stack and Strawberry's view as before.
 Every response must be the same bytes — status, the header list in order, the body once a masked error's
 random id is normalised — and both apps' executor counters must move alike (nothing is counted twice).
 Besides the read corpus: bodies and requests the lane hands over or never takes (bad JSON, wrong field types,
@@ -70,12 +71,14 @@ async def lanes(world: World, engine: AsyncEngine, settings: Settings) -> AsyncI
     lane_app = create_app(settings, engine=engine)
     view_app = create_app(settings, engine=engine)
     view_app.state.graphql.direct_lane = False
-    assert lane_app.state.graphql.direct_lane
+    view_app.graphql_shortcut = False
+    assert lane_app.state.graphql.direct_lane and lane_app.graphql_shortcut
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=lane_app), base_url="http://gateway") as lane,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=view_app), base_url="http://gateway") as view,
     ):
         yield Lanes(world, lane, view, lane_app, view_app)
+    assert lane_app.shortcut_requests > 0 and view_app.shortcut_requests == 0
 
 
 async def test_found_documents(lanes: Lanes) -> None:
@@ -171,6 +174,16 @@ async def test_bodies_the_lane_hands_over_or_never_takes(lanes: Lanes) -> None:
     await lanes.both("GET", "/graphql?query=%7B__typename%7D", headers=reader)
     await lanes.both("PUT", "/graphql", content=orjson.dumps({"query": PAGE}), headers=json_type)
     await lanes.both("DELETE", "/graphql", headers=reader)
+    await lanes.both("HEAD", "/graphql", headers=reader)
+    await lanes.both("OPTIONS", "/graphql", headers=reader)
+    # Around the /graphql shortcut (app.server.Gateway): the paths beside it, and a body over the limit.
+    await lanes.both("POST", "/graphql/", content=orjson.dumps({"query": PAGE}), headers=json_type)
+    await lanes.both("POST", "/graphql?x=1", content=orjson.dumps({"query": PAGE}), headers=json_type)
+    await lanes.both("POST", "/GRAPHQL", content=orjson.dumps({"query": PAGE}), headers=json_type)
+    await lanes.both("GET", "/graphql/possible-types.json")
+    await lanes.both("GET", "/healthz")
+    too_large = orjson.dumps({"query": PAGE, "pad": "x" * lanes.lane_app.state.graphql.settings.max_body_bytes})
+    await lanes.both("POST", "/graphql", content=too_large, headers=json_type)
 
 
 async def test_a_writer_records_through_either(lanes: Lanes) -> None:

@@ -9,16 +9,21 @@ open-ended). Sizes above the page-size maximum are counted at the maximum: askin
 for more is refused by the field itself, with its own message.
 
 Both executors call :func:`operation_cost` (the reference one through
-:class:`CostLimit`), so a budget is enforced identically whichever serves.
+:class:`CostLimit`), so a budget is enforced identically whichever serves. The
+compiled executor keeps each prepared document's costs by :func:`cost_key`: the
+cost reads only the arguments in ``COST_ARGUMENTS`` and ``@skip``/``@include``,
+and of a variable only what :func:`_shape` keeps (``tests/graphql/test_cost_cache.py``
+compares cached and computed costs over the corpus of the executors' differential tests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from graphql import (
     BooleanValueNode,
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -28,10 +33,13 @@ from graphql import (
     IntValueNode,
     ListValueNode,
     NullValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValueNode,
     VariableNode,
+    Visitor,
+    visit,
 )
 from graphql.execution import ExecutionResult
 from graphql.utilities import get_operation_ast
@@ -45,6 +53,9 @@ MAX_NODE_IDS = 500  # app.graphql.query.MAX_NODE_IDS (not imported: query import
 _EVENT_LISTS = {"effects", "correlated"}
 _ONE_EVENT_AT_ROOT = {"node", "event", "correlation"}
 _PAGES = {"events"}
+
+COST_ARGUMENTS: Final = frozenset({"first", "last", "ids", "events", "fromSequence", "toSequence"})
+"""The only field arguments the cost reads (``_Walk.argument`` refuses any other name)."""
 
 
 class _Walk:
@@ -88,6 +99,7 @@ class _Walk:
         return True
 
     def argument(self, field: FieldNode, name: str) -> Any:
+        assert name in COST_ARGUMENTS, name  # cost_key depends on it
         for argument in field.arguments or ():
             if argument.name.value == name:
                 return _literal(argument.value, self.variables)
@@ -166,6 +178,77 @@ def operation_cost(
         return 0
     walk = _Walk(document, operation, variables if isinstance(variables, Mapping) else {}, settings)
     return walk.cost(operation.selection_set, 1, root=True)
+
+
+class _CostVariables(Visitor):
+    """Names of the variables inside the arguments the cost reads, anywhere in a document."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        for argument in node.arguments or ():
+            if argument.name.value in COST_ARGUMENTS:
+                self.names.update(_variables_in(argument.value))
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        if node.name.value in ("skip", "include"):
+            for argument in node.arguments or ():
+                self.names.update(_variables_in(argument.value))
+
+
+def _variables_in(value: ValueNode) -> Iterator[str]:
+    if isinstance(value, VariableNode):
+        yield value.name.value
+    elif isinstance(value, ListValueNode):
+        for item in value.values:
+            yield from _variables_in(item)
+    elif isinstance(value, ObjectValueNode):
+        for field in value.fields:
+            yield from _variables_in(field.value)
+
+
+def cost_variables(document: DocumentNode) -> tuple[str, ...]:
+    """The variables the cost of any operation of ``document`` can depend on (a superset), sorted."""
+    found = _CostVariables()
+    visit(document, found)
+    return tuple(sorted(found.names))
+
+
+_MISSING: Final = ("missing",)
+_LONGEST_KEY_TEXT = 64
+
+
+class Uncachable(Exception):
+    """A variable value :func:`cost_key` does not reduce (too long a string, a type JSON does not make)."""
+
+
+def _shape(value: Any) -> Any:
+    """What the cost walk can tell of a variable's value: all of a scalar, only the type and length of a list,
+    only the type of an object (``_literal``, ``_Walk.size``, ``argument``, ``included`` and ``verify_range``
+    use nothing else). The type is part of the key: ``True == 1`` in Python, but not for the walk."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is bool or kind is int or kind is float:
+        return (kind.__name__, value)
+    if kind is str and len(value) <= _LONGEST_KEY_TEXT:
+        return ("str", value)
+    if kind is list:
+        return ("list", len(value))
+    if kind is dict:
+        return ("dict",)
+    raise Uncachable
+
+
+def cost_key(names: tuple[str, ...], variables: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """The key of a cost: the shapes of the variables ``names`` (from :func:`cost_variables`), given or not.
+
+    Raises ``Uncachable`` for a value it does not reduce: the cost is then computed, not cached.
+    """
+    given = variables if isinstance(variables, Mapping) else {}
+    return tuple(_shape(given[name]) if name in given else _MISSING for name in names)
 
 
 def check_cost(

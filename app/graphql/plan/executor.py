@@ -2,9 +2,11 @@
 
 Per (document text, operationName) it parses once (with the token limit) and
 validates once with exactly the rules of the Strawberry schema; per outcome of
-the document's ``@skip``/``@include`` variables it compiles a plan once. A request
-then costs variable coercion (graphql-core's own), the cost check, the store
-calls and building the response from rows.
+the document's ``@skip``/``@include`` variables it compiles a plan once; per
+shape of the variables the cost reads it computes the cost once (``cost_key``);
+and the arguments of a field that uses no variable are converted once
+(``app.graphql.plan.arguments``). A request then costs variable coercion
+(graphql-core's own), the store calls and building the response from rows.
 
 It answers only when it can answer exactly as the reference would. It returns
 ``None`` — and the reference executor serves the request — for a document that
@@ -42,17 +44,19 @@ from graphql.language import Visitor
 from graphql.utilities import get_operation_ast
 
 from app.config import Settings
-from app.errors import LimitExceeded, UserFacingError
+from app.errors import UserFacingError
 from app.graphql.context import Context
-from app.graphql.cost import check_cost
+from app.graphql.cost import Uncachable, cost_key, cost_variables, operation_cost
+from app.graphql.plan.arguments import ArgumentCache, CachedRun
 from app.graphql.plan.compile import Compiler, Miss, Plan, Unsupported
-from app.graphql.plan.run import Run
 from app.graphql.schema import validation_rules
 
 log = logging.getLogger("app.graphql.plan")
 
 MAX_PLANS_PER_DOCUMENT = 16
 """Plans kept per document, one per outcome of its @skip/@include variables."""
+MAX_COSTS_PER_DOCUMENT = 64
+"""Costs kept per document, one per shape of the variables the cost reads (then the oldest half goes)."""
 
 
 @dataclass(eq=False)
@@ -65,6 +69,9 @@ class Prepared:
     directive_variables: tuple[str, ...] = ()
     refused: str | None = None
     plans: dict[tuple[Any, ...], Plan | str] = field(default_factory=dict)
+    cost_variables: tuple[str, ...] = ()
+    """The variables the cost can depend on (``app.graphql.cost.cost_variables``)."""
+    costs: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 
 class _DirectiveVariables(Visitor):
@@ -93,6 +100,11 @@ class CompiledExecutor:
         """Requests per executor: ``compiled`` and ``reference``."""
         self.reasons: Counter[str] = Counter()
         """Why the reference served a request: ``invalid``, ``unsupported: …``, ``variables``, ``cost``, ``error``."""
+        self.costs: Counter[str] = Counter()
+        """Costs taken from a document's cache (``cached``), computed and kept (``computed``), or computed for
+        variables the key does not reduce (``uncachable``)."""
+        self.arguments = ArgumentCache()
+        self._run: type[CachedRun] = type("Run", (CachedRun,), {"cache": self.arguments})
 
     def prepare(self, query: str, operation_name: str | None) -> Prepared:
         key = (query, operation_name)
@@ -126,7 +138,27 @@ class CompiledExecutor:
         }
         names = _DirectiveVariables()
         visit(document, names)
-        return Prepared(document, operation, fragments, tuple(names.names))
+        return Prepared(document, operation, fragments, tuple(names.names), cost_variables=cost_variables(document))
+
+    def cost(self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any] | None) -> int:
+        """``operation_cost`` of the prepared document, kept per shape of the variables it reads."""
+        assert prepared.document is not None
+        try:
+            key = cost_key(prepared.cost_variables, variables)
+        except Uncachable:
+            self.costs["uncachable"] += 1
+            return operation_cost(prepared.document, operation_name, variables, self.settings)
+        found = prepared.costs.get(key)
+        if found is not None:
+            self.costs["cached"] += 1
+            return found
+        cost = operation_cost(prepared.document, operation_name, variables, self.settings)
+        if len(prepared.costs) >= MAX_COSTS_PER_DOCUMENT:
+            for old in list(prepared.costs)[: MAX_COSTS_PER_DOCUMENT // 2]:
+                del prepared.costs[old]
+        prepared.costs[key] = cost
+        self.costs["computed"] += 1
+        return cost
 
     def plan(self, prepared: Prepared, variables: VariableValues) -> Plan | str:
         assert prepared.operation is not None
@@ -164,15 +196,13 @@ class CompiledExecutor:
         coerced = get_variable_values(self.graphql, prepared.operation.variable_definitions or (), variables or {})
         if isinstance(coerced, list):
             return "variables"
-        try:
-            check_cost(prepared.document, operation_name, variables, self.settings)
-        except LimitExceeded:
-            return "cost"
+        if self.cost(prepared, operation_name, variables) > self.settings.max_cost:
+            return "cost"  # the reference refuses it with the message of check_cost
         plan = self.plan(prepared, coerced)
         if isinstance(plan, str):
             return plan
         try:
-            return await Run(context, coerced, self.schema).execute(plan)
+            return await self._run(context, coerced, self.schema).execute(plan)
         except (UserFacingError, Miss):
             return "error"  # the reference answers with the exact error, its path and any partial data
         except Exception as error:
