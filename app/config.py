@@ -48,4 +48,5 @@ class Settings(BaseSettings):
     # Serve the read operations it covers with the compiled executor (off: every request goes to Strawberry).
     compiled_reads: bool = True
     # Appends that arrive while others are in flight go to the store together (app/store/group_commit.py).
-    group_commit: bool = True
+    # Off by default: on the machines measured so far it did not raise throughput (README, "Group commit").
+    group_commit: bool = False
