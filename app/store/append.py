@@ -145,15 +145,7 @@ async def append_in_python(
                 results.append(Accepted(record))
             if records:
                 await _insert(connection, records)
-                await connection.execute(
-                    update(chain_heads)
-                    .where(chain_heads.c.tenant == bindparam("b_tenant"))
-                    .values(last_sequence=bindparam("b_sequence"), last_hash=bindparam("b_hash")),
-                    [
-                        {"b_tenant": tenant, "b_sequence": sequence, "b_hash": hash_}
-                        for tenant, (sequence, hash_) in heads.items()
-                    ],
-                )
+                await _move_heads(connection, heads)
     return results
 
 
@@ -218,16 +210,18 @@ async def append_reference(
                 results.append(Accepted(record))
             if rows:
                 await connection.execute(events.insert(), rows)
-                await connection.execute(
-                    update(chain_heads)
-                    .where(chain_heads.c.tenant == bindparam("b_tenant"))
-                    .values(last_sequence=bindparam("b_sequence"), last_hash=bindparam("b_hash")),
-                    [
-                        {"b_tenant": tenant, "b_sequence": sequence, "b_hash": hash_}
-                        for tenant, (sequence, hash_) in heads.items()
-                    ],
-                )
+                await _move_heads(connection, heads)
     return results
+
+
+async def _move_heads(connection: AsyncConnection, heads: dict[str, tuple[int, str]]) -> None:
+    """Every head of the batch to its tenant's last new link (one executemany)."""
+    await connection.execute(
+        update(chain_heads)
+        .where(chain_heads.c.tenant == bindparam("b_tenant"))
+        .values(last_sequence=bindparam("b_sequence"), last_hash=bindparam("b_hash")),
+        [{"b_tenant": tenant, "b_sequence": sequence, "b_hash": hash_} for tenant, (sequence, hash_) in heads.items()],
+    )
 
 
 LOOKUP_CHUNK = 500

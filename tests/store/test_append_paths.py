@@ -11,6 +11,7 @@ empty optionals, offsets other than UTC, batches of only duplicates, and a seede
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
 import uuid
@@ -181,31 +182,43 @@ def seeded(tenants: list[str], seed: int, batches: int) -> Iterator[list[NewEven
         yield batch
 
 
-@pytest.fixture(scope="module")
-def two_databases() -> Iterator[tuple[str, str]]:
-    """Two fresh, migrated databases: the reference path's and the database path's."""
+@contextlib.contextmanager
+def migrated_postgres_databases(prefix: str, sides: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    """Two fresh, migrated PostgreSQL databases (``{prefix}_{random}_{side}``), dropped afterwards.
+
+    As the conftest's postgres_url: CI (AUDIT_REQUIRE_POSTGRES=1) fails where no server answers, a laptop skips.
+    """
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    names = [f"audit_paths_{uuid.uuid4().hex[:8]}_{side}" for side in ("python", "database")]
+    names = [f"{prefix}_{uuid.uuid4().hex[:8]}_{side}" for side in sides]
     try:
         for name in names:
             asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # as the conftest's postgres_url: CI (AUDIT_REQUIRE_POSTGRES=1) fails, a laptop skips
+    except Exception as error:
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required (AUDIT_REQUIRE_POSTGRES=1) but unreachable: {error}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {error}")
-    for name in names:
-        asyncio.run(_upgrade(f"{base}/{name}"))
-    yield f"{base}/{names[0]}", f"{base}/{names[1]}"
-    for name in names:
-        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        for name in names:
+            asyncio.run(upgrade_url(f"{base}/{name}"))
+        yield f"{base}/{names[0]}", f"{base}/{names[1]}"
+    finally:
+        for name in names:
+            asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _upgrade(url: str) -> None:
+async def upgrade_url(url: str) -> None:
     engine = create_engine(url)
     try:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def two_databases() -> Iterator[tuple[str, str]]:
+    """Two fresh, migrated databases: the reference path's and the database path's."""
+    with migrated_postgres_databases("audit_paths", ("python", "database")) as urls:
+        yield urls
 
 
 @pytest.fixture

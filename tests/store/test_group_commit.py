@@ -28,12 +28,11 @@ from app.store import group_commit
 from app.store.append import Accepted, AppendResult, Conflict, Duplicate, _dispatch, append
 from app.store.chain import record_canonical
 from app.store.engine import create_engine
-from app.store.migrate import upgrade
 from app.store.records import NewEvent
 from app.store.tables import chain_heads, events
 from app.store.verify import verify_chain
-from tests.helpers import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, StatementCounter, postgres_admin
-from tests.store.test_append_paths import TRICKY_STRINGS, event
+from tests.helpers import StatementCounter
+from tests.store.test_append_paths import TRICKY_STRINGS, event, migrated_postgres_databases, upgrade_url
 
 T0 = dt.datetime(2026, 11, 26, 3, 0, 0, 654321, tzinfo=dt.UTC)
 
@@ -232,31 +231,11 @@ def two_urls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         folder = Path(tmp_path_factory.mktemp("group"))
         urls = [f"sqlite+aiosqlite:///{folder / side}.db" for side in ("alone", "grouped")]
         for url in urls:
-            asyncio.run(_upgrade(url))
+            asyncio.run(upgrade_url(url))
         yield urls[0], urls[1]
         return
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    names = [f"audit_group_{uuid.uuid4().hex[:8]}_{side}" for side in ("alone", "grouped")]
-    try:
-        for name in names:
-            asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as error:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required (AUDIT_REQUIRE_POSTGRES=1) but unreachable: {error}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {error}")
-    for name in names:
-        asyncio.run(_upgrade(f"{base}/{name}"))
-    yield f"{base}/{names[0]}", f"{base}/{names[1]}"
-    for name in names:
-        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _upgrade(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    with migrated_postgres_databases("audit_group", ("alone", "grouped")) as urls:
+        yield urls
 
 
 @pytest.fixture
