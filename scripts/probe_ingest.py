@@ -1,6 +1,6 @@
 """Probe the ingestion path in process: CPU per event, stage by stage, and the whole request against Core.
 
-    .venv/bin/python scripts/probe_ingest.py [--rounds 6] [--profile 500]
+    .venv/bin/python -m scripts.probe_ingest [--rounds 6] [--profile 500] [--postgresql]
 
 With the benchmark's bodies (scripts/bench/workload.py: every contract, the generator's mix), for batches of
 500 and 100, in one process and interleaved round by round, prints the median µs per event of:
@@ -31,6 +31,7 @@ import pstats
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,7 @@ from app.store.migrate import upgrade
 from app.store.records import EventRecord, NewEvent
 from app.store.tables import events
 from scripts import generate
+from scripts.bench.servers import admin, postgres_url
 from scripts.bench.workload import RECORD_MUTATION, record_body, take
 
 TENANT = "probe"
@@ -97,12 +99,33 @@ async def main() -> None:
         help="the collector as a serving process sets it (app/gc_tuning.py); 0: Python's defaults",
     )
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of this process's CPU time")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="PostgreSQL (two fresh databases on AUDIT_BENCH_POSTGRES_URL's server, dropped at the end) "
+        "instead of SQLite: this process's CPU then leaves out the server's",
+    )
     args = parser.parse_args()
     if args.wall:
         global CLOCK
         CLOCK = time.perf_counter
-    directory = tempfile.mkdtemp(prefix="probe-ingest-")
-    url, core_url = f"sqlite+aiosqlite:///{directory}/probe.db", f"sqlite+aiosqlite:///{directory}/core.db"
+    if args.postgresql:
+        names = [f"probe_ingest_{uuid.uuid4().hex[:8]}_{side}" for side in ("gateway", "core")]
+        for name in names:
+            await admin(f'CREATE DATABASE "{name}"')
+        url, core_url = (postgres_url(name) for name in names)
+    else:
+        names = []
+        directory = tempfile.mkdtemp(prefix="probe-ingest-")
+        url, core_url = f"sqlite+aiosqlite:///{directory}/probe.db", f"sqlite+aiosqlite:///{directory}/core.db"
+    try:
+        await probe(args, url, core_url)
+    finally:
+        for name in names:
+            await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def probe(args: argparse.Namespace, url: str, core_url: str) -> None:
     engine, core_engine = create_engine(url), create_engine(core_url)
     await upgrade(engine)
     await upgrade(core_engine)
@@ -222,7 +245,8 @@ async def main() -> None:
             row["http"].append(await http(size))
             row["core"].append(await core(core_rows[size], size))
     kind = "wall" if args.wall else "CPU"
-    print(f"median {kind} µs per event over {args.rounds} interleaved rounds (SQLite, in process)")
+    backend = "PostgreSQL" if args.postgresql else "SQLite"
+    print(f"median {kind} µs per event over {args.rounds} interleaved rounds ({backend}, in process)")
     print(
         f"{'batch':>5} " + " ".join(f"{name:>11}" for name in stage_names) + "  http÷core ratio(core/http) gc-in-http"
     )

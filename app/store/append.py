@@ -16,6 +16,7 @@ import collections
 import datetime as dt
 import json
 import logging
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +29,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
-from app.store import group_commit
+from app.store import direct, group_commit
 from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, content, link
 from app.store.driver_insert import INSERTS, NotBuilt, driver_insert
 from app.store.driver_lookup import LOOKUPS, driver_lookup
 from app.store.engine import WRITE
-from app.store.records import EVENT_RECORD_FIELDS, EventRecord, NewEvent
+from app.store.read import record_of_asyncpg
+from app.store.records import EventRecord, NewEvent, record_builder
 from app.store.tables import chain_heads, events
 
 logger = logging.getLogger(__name__)
@@ -374,32 +376,29 @@ async def append_in_database(
     try:
         async with engine.connect() as connection:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            rows = (await connection.execute(APPEND_CALL, parameters)).all()
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) != UNDEFINED_FUNCTION:
+            answers = await _call(connection, parameters)
+    except Exception as error:
+        if _sqlstate(error) != UNDEFINED_FUNCTION:
             raise
         global _missing_logged
         if not _missing_logged:
             _missing_logged = True
             logger.warning("audit_append is missing (run `audit-gateway db upgrade`): appending through Python")
         return None
-    if len(rows) != len(unique):
-        raise RuntimeError(f"audit_append answered {len(rows)} rows for {len(unique)} events")
+    if len(answers) != len(unique):
+        raise RuntimeError(f"audit_append answered {len(answers)} rows for {len(unique)} events")
     known: list[EventRecord] = []
     was_stored: list[bool] = []
-    for event, row in zip(unique, rows, strict=True):
-        if row.new_sequence is None:
-            known.append(EventRecord(**{name: row._mapping[name] for name in EVENT_RECORD_FIELDS}))
+    chained = EventRecord.chained
+    for event, (sequence, hash_, previous_hash, stored) in zip(unique, answers, strict=True):
+        if stored is not None:
+            known.append(stored)
             was_stored.append(True)
         else:
-            record = EventRecord.chained(
-                event,
-                sequence=row.new_sequence,
-                recorded_at=recorded_at,
-                hash=row.new_hash,
-                previous_hash=row.new_previous_hash,
+            assert sequence is not None and hash_ is not None and previous_hash is not None
+            known.append(
+                chained(event, sequence=sequence, recorded_at=recorded_at, hash=hash_, previous_hash=previous_hash)
             )
-            known.append(record)
             was_stored.append(False)
     results: list[AppendResult] = []
     answered = [False] * len(unique)
@@ -416,20 +415,54 @@ async def append_in_database(
     return results
 
 
+Answer = tuple[int | None, str | None, str | None, EventRecord | None]
+"""One row of ``audit_append``: the new (sequence, hash, previous hash), or the record stored under the key."""
+_ANSWER_COLUMNS = ("pos", "new_sequence", "new_hash", "new_previous_hash", *(c.name for c in events.c))
+
+
+async def _call(connection: AsyncConnection, parameters: dict[str, Any]) -> list[Answer]:
+    """The call, through asyncpg on the pooled connection where ``app.store.direct`` applies (it counts which
+    way it went); the same call through SQLAlchemy elsewhere. Both give the same answers
+    (tests/store/test_append_paths.py runs the database path both ways)."""
+    fetched = await direct.fetch(connection, direct.Bound(APPEND_CALL, parameters))
+    if fetched is None:
+        result = await connection.execute(APPEND_CALL, parameters)
+        return [
+            (row[1], row[2], row[3], None if row[1] is not None else _record_of_row(row[4:])) for row in result.all()
+        ]
+    rows = fetched[0]
+    if rows and tuple(rows[0].keys()) != _ANSWER_COLUMNS:
+        raise AssertionError(f"audit_append answered the columns {tuple(rows[0].keys())}")
+    return [(row[1], row[2], row[3], None if row[1] is not None else record_of_asyncpg(row[4:])) for row in rows]
+
+
+_record_of_row = record_builder(tuple(c.name for c in events.c))
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a database error, raised by asyncpg itself or wrapped by SQLAlchemy."""
+    if isinstance(error, DBAPIError):
+        return getattr(error.orig, "sqlstate", None)
+    return getattr(error, "sqlstate", None)
+
+
 def _parameters(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str, Any]:
     """The function's arguments: one array per column (one element per event), the canonical halves, the time."""
-    columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
-    prefixes: list[bytes] = []
-    suffixes: list[bytes] = []
-    for event in batch:
-        for name in _COLUMNS:
-            columns[name].append(getattr(event, name))
-        prefix, suffix = canonical_parts(event, tenant=event.tenant, recorded_at=recorded_at)
-        prefixes.append(prefix)
-        suffixes.append(suffix)
+    transposed = list(zip(*map(_column_values, batch), strict=True)) or [() for _ in _COLUMNS]
+    columns: dict[str, list[Any]] = {name: list(values) for name, values in zip(_COLUMNS, transposed, strict=True)}
+    halves = [canonical_parts(event, tenant=event.tenant, recorded_at=recorded_at) for event in batch]
     columns["occurred_at"] = [_utc(value) for value in columns["occurred_at"]]
     columns["data"] = [_json(value) for value in columns["data"]]
-    return {**columns, "recorded_at": _utc(recorded_at), "prefix": prefixes, "suffix": suffixes}
+    return {
+        **columns,
+        "recorded_at": _utc(recorded_at),
+        "prefix": [prefix for prefix, _ in halves],
+        "suffix": [suffix for _, suffix in halves],
+    }
+
+
+_column_values: Callable[[NewEvent], tuple[Any, ...]] = operator.attrgetter(*_COLUMNS)
+"""An event's values in ``_COLUMNS`` order: the batch becomes one array per column in one transposition."""
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

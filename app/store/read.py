@@ -469,7 +469,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 _UTC_DATETIME = UtcDateTime()
 _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
-_record_of_asyncpg = record_builder(
+record_of_asyncpg = record_builder(
     _COLUMNS, {column.name: _utc for column in events.columns if isinstance(column.type, UtcDateTime)}
 )
 """asyncpg's rows hold what SQLAlchemy's result processing would give, but for ``UtcDateTime`` (JSONB is decoded
@@ -482,7 +482,7 @@ async def _fetch(connection: AsyncConnection, statement: Statement) -> list[Even
         rows = fetched[0]
         if rows and tuple(rows[0].keys()) != _COLUMNS:
             raise AssertionError(f"a read selected {tuple(rows[0].keys())}, not the events columns")
-        return [_record_of_asyncpg(row) for row in rows]
+        return [record_of_asyncpg(row) for row in rows]
     if isinstance(statement, Bound):
         result = await connection.execute(statement.statement, dict(statement.values))  # type: ignore[call-overload]
     else:

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store import append as append_module
+from app.store import direct
 from app.store.append import AppendResult, append, append_in_database, append_in_python
 from app.store.chain import canonical_bytes, canonical_parts
 from app.store.engine import create_engine
@@ -221,10 +222,20 @@ def two_databases() -> Iterator[tuple[str, str]]:
         yield urls
 
 
-@pytest.fixture
-async def engines(two_databases: tuple[str, str]) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+@pytest.fixture(params=["direct", "sqlalchemy"])
+async def engines(
+    two_databases: tuple[str, str], request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """The reference path's engine and the database path's, whose call goes through asyncpg directly
+    (``app.store.direct``, as served) or, with ``direct.OFF``, through SQLAlchemy: both must give the same."""
     python, database = create_engine(two_databases[0]), create_engine(two_databases[1])
-    yield python, database
+    before = direct.PATHS["direct"]
+    if request.param == "sqlalchemy":
+        off = {direct.OFF: True}
+        yield python.execution_options(**off), database.execution_options(**off)
+        assert direct.PATHS["direct"] == before, "a statement went through asyncpg directly"
+    else:
+        yield python, database
     await python.dispose()
     await database.dispose()
 
