@@ -1,7 +1,7 @@
 """The one append path: deduplicate → chain → insert, in one transaction, under the tenants' head locks.
 
 Two implementations of the same steps. On PostgreSQL the locked section runs inside the database: one call of
-``audit_append`` (migration 0003) in an implicit transaction, so the locks are taken and released (with the
+``audit_append`` (migrations 0003, 0004) in an implicit transaction, so the locks are taken and released (with the
 COMMIT) within one round trip and no Python runs while they are held: concurrent writers of one tenant do not
 queue behind each other's request parsing. The Python path (``append_in_python``) is the reference, serves
 SQLite, and takes over on a PostgreSQL database without the function (counted in ``PATHS``, logged once).

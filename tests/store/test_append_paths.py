@@ -353,6 +353,45 @@ async def test_without_the_function_the_reference_path_answers_visibly(
 async def _restore_function(engine: AsyncEngine) -> None:
     import importlib
 
-    migration = importlib.import_module("app.store.migrations.versions.0003_append_function")
+    migration = importlib.import_module("app.store.migrations.versions.0004_append_answers_new_events")
     async with engine.begin() as connection:
         await connection.execute(text(migration.CREATE))
+
+
+async def test_0004_downgrades_to_the_0003_function_and_back(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """0004 replaces the function in place; its downgrade puts 0003's back: appends work, and chain, at each step."""
+    from alembic import command
+
+    from app.store.engine import WRITE
+    from app.store.migrate import _config, current_revision, head_revision
+
+    _, database = engines
+    tenant = f"mig_{uuid.uuid4().hex[:6]}"
+
+    async def step(target: str, move: Callable[..., None]) -> None:
+        async with database.connect() as connection:
+            connection = await connection.execution_options(**WRITE)
+            async with connection.begin():
+                await connection.run_sync(lambda sync: move(_config(sync), target))
+
+    async def definition() -> str:
+        async with database.connect() as connection:
+            query = text("SELECT pg_get_functiondef('audit_append'::regproc)")
+            return str((await connection.execute(query)).scalar_one())
+
+    assert "any_stored" in await definition()
+    try:
+        await step("0003", command.downgrade)
+        assert await current_revision(database) == "0003"
+        assert "any_stored" not in await definition()
+        first = await append_in_database(database, [event(tenant, "a"), event(tenant, "b")])
+        again = await append_in_database(database, [event(tenant, "a"), event(tenant, "c")])
+        assert first is not None and again is not None
+        assert [type(r).__name__ for r in first + again] == ["Accepted", "Accepted", "Duplicate", "Accepted"]
+    finally:
+        await step("head", command.upgrade)
+    assert await current_revision(database) == head_revision() == "0004"
+    assert "any_stored" in await definition()
+    later = await append_in_database(database, [event(tenant, "c"), event(tenant, "d")])
+    assert later is not None and [type(r).__name__ for r in later] == ["Duplicate", "Accepted"]
+    assert (await verify_chain(database, tenant)).ok
