@@ -133,7 +133,7 @@ async def main() -> None:
     databases = {side: await fresh(f"peer_ab_{side.replace('-', '_')}", tree) for side, (tree, _) in sides.items()}
     runs: list[dict[str, Any]] = []
     try:
-        async with peer.PostGraphile():
+        async with peer.PostGraphile() as graphile:
             for round_ in range(args.rounds):
                 for mode in args.modes.split(","):
                     order = ["postgraphile", *sides]
@@ -141,8 +141,8 @@ async def main() -> None:
                     for side in order[shift:] + order[:shift]:
                         log(f"round {round_ + 1}: {side} {mode}")
                         if side == "postgraphile":
-                            result = await asyncio.to_thread(
-                                peer._autocannon, "bench.run.mjs", mode, args.duration, args.connections
+                            result = await peer._measured(
+                                graphile.pid, peer._autocannon, "bench.run.mjs", mode, args.duration, args.connections
                             )
                         else:
                             tree, workers = sides[side]
@@ -150,8 +150,14 @@ async def main() -> None:
                             log_path = args.out / f"server-{side}.log"
                             async with TreeServer(tree, url, log_path, workers) as server:
                                 env = {"GW_URL": f"{server.base_url}/graphql", "GW_KEY": key}
-                                result = await asyncio.to_thread(
-                                    peer._autocannon, "gwbench.run.mjs", mode, args.duration, args.connections, env
+                                result = await peer._measured(
+                                    server.pid,
+                                    peer._autocannon,
+                                    "gwbench.run.mjs",
+                                    mode,
+                                    args.duration,
+                                    args.connections,
+                                    env,
                                 )
                         peer._say(result)
                         runs.append({"round": round_, "mode": mode, "side": side, "result": result})
@@ -159,10 +165,16 @@ async def main() -> None:
         for side in sides:
             await admin(f'DROP DATABASE IF EXISTS "peer_ab_{side.replace("-", "_")}" WITH (FORCE)')
     (args.out / "runs.json").write_text(json.dumps(runs, indent=1))
-    print("\nmode  side            events/s per round              ÷ PostGraphile per round   median")
+    print(
+        "\nmode  side            events/s per round              ÷ PostGraphile per round   median"
+        "   CPU µs/event: server + PostgreSQL"
+    )
     for mode in args.modes.split(","):
         theirs = [r["result"]["events_per_s"] for r in runs if r["mode"] == mode and r["side"] == "postgraphile"]
-        print(f"{mode:5} postgraphile    {' / '.join(f'{v:,.0f}' for v in theirs)}")
+        print(
+            f"{mode:5} postgraphile    {' / '.join(f'{v:,.0f}' for v in theirs)}"
+            f"   {_cpu([r for r in runs if r['mode'] == mode and r['side'] == 'postgraphile'])}"
+        )
         for side in sides:
             ours = [r["result"]["events_per_s"] for r in runs if r["mode"] == mode and r["side"] == side]
             p50 = [r["result"]["p50_ms"] for r in runs if r["mode"] == mode and r["side"] == side]
@@ -170,7 +182,18 @@ async def main() -> None:
             print(
                 f"{mode:5} {side:15} {' / '.join(f'{v:,.0f}' for v in ours)} (p50 {p50} ms)  "
                 f"{' / '.join(f'{r:.3f}' for r in ratios)}  {statistics.median(ratios):.3f}"
+                f"   {_cpu([r for r in runs if r['mode'] == mode and r['side'] == side])}"
             )
+
+
+def _cpu(runs: list[dict[str, Any]]) -> str:
+    """Per round: the server's and PostgreSQL's CPU µs per event (cores in use ÷ events/s)."""
+    figures = [
+        f"{peer.cpu_per_unit(r['result'], 'server_cores'):.0f} + {peer.cpu_per_unit(r['result'], 'postgres_cores'):.0f}"
+        for r in runs
+        if "server_cores" in r["result"]
+    ]
+    return " / ".join(figures)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from . import cpu
 from .measure import log
 from .servers import (
     POSTGRES_ADMIN_URL,
@@ -142,6 +144,10 @@ class PostGraphile:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
     async def __aenter__(self) -> PostGraphile:
         _harness(self.port)
         env = {**os.environ, "NODE_ENV": "production", "GRAPHILE_ENV": "production"}
@@ -208,6 +214,7 @@ class PeerRun:
             metric = "events_per_s" if theirs.startswith("d") else "req_per_s"
             for config in configs:
                 ratios, peer_values, our_values, processes, problems = [], [], [], set(), 0
+                cpu_figures: dict[str, list[tuple[float, float]]] = {"peer": [], "gateway": []}
                 for round_ in range(self.rounds):
                     peer = self._find(round_, "postgraphile", "", theirs)
                     gateway = self._find(round_, "gateway", config, ours)
@@ -215,6 +222,14 @@ class PeerRun:
                         continue
                     peer_values.append(peer["result"][metric])
                     our_values.append(gateway["result"][metric])
+                    for side, run in (("peer", peer), ("gateway", gateway)):
+                        if "server_cores" in run["result"]:
+                            cpu_figures[side].append(
+                                (
+                                    cpu_per_unit(run["result"], "server_cores"),
+                                    cpu_per_unit(run["result"], "postgres_cores"),
+                                )
+                            )
                     processes.add(gateway["processes"])
                     problems += sum(
                         int(gateway["result"].get(k) or 0) for k in ("non2xx", "errors", "timeouts", "gql_errors")
@@ -234,6 +249,7 @@ class PeerRun:
                             "ratios": ratios,
                             "ratio": statistics.median(ratios),
                             "gateway_problems": problems,
+                            "cpu": cpu_figures,
                         }
                     )
         return rows
@@ -261,15 +277,15 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
     try:
         ingest_url = ingest.urls["peer_ingest"]
         writer = writer_key(ingest_url, INGEST_TENANT, ["checkout"])
-        async with PostGraphile():
+        async with PostGraphile() as graphile:
             for round_ in range(rounds):
                 for peer_mode, our_modes in groups:
                     sides = ["postgraphile", "gateway"] if round_ % 2 == 0 else ["gateway", "postgraphile"]
                     for side in sides:
                         if side == "postgraphile":
                             log(f"peer round {round_ + 1}/{rounds}: PostGraphile {peer_mode}, {duration} s")
-                            result = await asyncio.to_thread(
-                                _autocannon, "bench.run.mjs", peer_mode, duration, connections
+                            result = await _measured(
+                                graphile.pid, _autocannon, "bench.run.mjs", peer_mode, duration, connections
                             )
                             run.runs.append(
                                 {
@@ -293,8 +309,8 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
                                         f"peer round {round_ + 1}/{rounds}: gateway {mode} ({config}, "
                                         f"{server.processes} process(es)), {duration} s"
                                     )
-                                    result = await asyncio.to_thread(
-                                        _autocannon, "gwbench.run.mjs", mode, duration, connections, env
+                                    result = await _measured(
+                                        server.pid, _autocannon, "gwbench.run.mjs", mode, duration, connections, env
                                     )
                                     run.runs.append(
                                         {
@@ -312,12 +328,37 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
     return run
 
 
+async def _measured(pid: int | None, run: Callable[..., dict[str, Any]], *arguments: Any) -> dict[str, Any]:
+    """One harness run (in a thread) and the CPU its server (``pid`` and descendants) and PostgreSQL spent in it,
+    as cores in use over the run's wall time (its warm-up included): ``server_cores``, ``postgres_cores``."""
+    before, start = cpu.snapshot(pid), time.monotonic()
+    result = await asyncio.to_thread(run, *arguments)
+    spent, wall = cpu.spent(before, cpu.snapshot(pid)), time.monotonic() - start
+    if spent is not None and wall > 0:
+        result["server_cores"] = round(spent["server"] / wall, 3)
+        result["postgres_cores"] = round(spent["postgres"] / wall, 3)
+    return result
+
+
+def cpu_per_unit(result: dict[str, Any], cores: str) -> float:
+    """CPU µs per event (writes) or per request (reads): cores in use ÷ the run's rate."""
+    rate = result.get("events_per_s") or result.get("req_per_s") or 0
+    return float(result[cores]) / rate * 1e6 if rate and cores in result else float("nan")
+
+
 def _say(result: dict[str, Any]) -> None:
     rate = (
         f"{result['events_per_s']:,.0f} events/s" if "events_per_s" in result else f"{result['req_per_s']} req/s"
     ) + f" ({result.get('requests')} requests)"
     problems = {k: result.get(k) for k in ("non2xx", "errors", "timeouts", "gql_errors") if result.get(k)}
+    unit = "event" if "events_per_s" in result else "request"
     log(
         f"    {rate}, p50 {result.get('p50_ms')} ms, p99 {result.get('p99_ms')} ms"
+        + (
+            f"; CPU per {unit}: server {cpu_per_unit(result, 'server_cores'):.0f} µs,"
+            f" PostgreSQL {cpu_per_unit(result, 'postgres_cores'):.0f} µs"
+            if "server_cores" in result
+            else ""
+        )
         + (f", problems {problems}" if problems else "")
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import sqlite3
+import statistics
 import subprocess
 from importlib import metadata
 from typing import Any
@@ -353,8 +354,14 @@ def _peer_section(figures: dict[str, Any]) -> list[str]:
             else "*default workers*: `audit-gateway serve` without `--workers`; *one process*: `--workers 1`."
         ),
         "",
-        "| pair | gateway as | PostGraphile | gateway | **ratio** (median) | per round | gateway errors |",
-        "|---|---|---:|---:|---:|---|---:|",
+        "",
+        "*CPU per unit*: CPU µs per event (writes) or request (reads) of the server's processes + PostgreSQL's, median"
+        " of the rounds (`scripts/bench/cpu.py`: cores in use over the run, warm-up included, ÷ its rate); client,"
+        " server and PostgreSQL share the machine's CPUs, so these bound each side's rate.",
+        "",
+        "| pair | gateway as | PostGraphile | gateway | **ratio** (median) | per round | CPU per unit: PostGraphile"
+        " | CPU per unit: gateway | gateway errors |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|",
     ]
     for row in peer["summary"]:
         unit = "events/s" if row["metric"] == "events_per_s" else "req/s"
@@ -362,7 +369,8 @@ def _peer_section(figures: dict[str, Any]) -> list[str]:
             f"| {row['pair']} (`{row['peer_mode']}` ↔ `{row['gateway_mode']}`) | {_config(row)} "
             f"| {' / '.join(f'{v:,.0f}' for v in row['peer'])} {unit} "
             f"| {' / '.join(f'{v:,.1f}' for v in row['gateway'])} {unit} | **{row['ratio']:.3f}** "
-            f"| {' / '.join(f'{v:.3f}' for v in row['ratios'])} | {row['gateway_problems']} |"
+            f"| {' / '.join(f'{v:.3f}' for v in row['ratios'])} | {_cpu(row, 'peer')} | {_cpu(row, 'gateway')} "
+            f"| {row['gateway_problems']} |"
         )
     lines += ["", "<details><summary>every harness run (JSON lines as printed)</summary>", "", "```"]
     lines += [
@@ -371,6 +379,16 @@ def _peer_section(figures: dict[str, Any]) -> list[str]:
     ]
     lines += ["```", "", "</details>", ""]
     return lines
+
+
+def _cpu(row: dict[str, Any], side: str) -> str:
+    """``server + PostgreSQL`` µs per unit, medians of the rounds; runs before CPU was measured have none."""
+    figures = row.get("cpu", {}).get(side, [])
+    if not figures:
+        return "–"
+    server = statistics.median(f[0] for f in figures)
+    postgres = statistics.median(f[1] for f in figures)
+    return f"{server:,.0f} + {postgres:,.0f}"
 
 
 def _worst_section(worst: dict[str, Any]) -> list[str]:

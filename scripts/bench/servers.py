@@ -156,6 +156,11 @@ class Server:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.processes = 1
 
+    @property
+    def pid(self) -> int | None:
+        """The serving process (a supervisor's workers are its descendants)."""
+        return None if self.process is None else self.process.pid
+
     async def __aenter__(self) -> Server:
         command = [str(BIN / "audit-gateway"), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.workers is not None and workers_supported():
