@@ -161,6 +161,7 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
             "connections": outcome.connections,
             "runs": outcome.runs,
             "summary": outcome.summary(),
+            "indexed": outcome.indexed,
             "workers_supported": workers_supported(),
         }
 

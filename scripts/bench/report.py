@@ -372,12 +372,46 @@ def _peer_section(figures: dict[str, Any]) -> list[str]:
             f"| {' / '.join(f'{v:.3f}' for v in row['ratios'])} | {_cpu(row, 'peer')} | {_cpu(row, 'gateway')} "
             f"| {row['gateway_problems']} |"
         )
+    lines += _indexed_section(peer)
     lines += ["", "<details><summary>every harness run (JSON lines as printed)</summary>", "", "```"]
     lines += [
         f"round {r['round'] + 1} {r['side']} {r['config'] or ''} {r['mode']}: {r['result']}".replace("  ", " ")
         for r in peer["runs"]
     ]
     lines += ["```", "", "</details>", ""]
+    return lines
+
+
+def _indexed_section(peer: dict[str, Any]) -> list[str]:
+    """PostGraphile's ingest with and without the gateway's secondary indexes on its table, beside the gateway."""
+    indexed = peer.get("indexed") or []
+    if not indexed:
+        return []
+    lines = [
+        "",
+        "PostGraphile's `createEvents` again after the rounds, its table given the gateway's six other secondary"
+        " indexes (type, source, actor, target, occurred, recorded; dropped afterwards): what the index set costs a"
+        " writer with no chain to keep. *without*: the median of its runs above.",
+        "",
+        "| mode | PostGraphile without | PostGraphile with the gateway's indexes | CPU per event with:"
+        " server + PostgreSQL | gateway (one process, median) | gateway ÷ PostGraphile with the indexes |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for entry in indexed:
+        mode, result = entry["mode"], entry["result"]
+        row = next((r for r in peer["summary"] if r["peer_mode"] == mode and r["config"] == "single"), None)
+        without = statistics.median(row["peer"]) if row else float("nan")
+        ours = statistics.median(row["gateway"]) if row else float("nan")
+        cpu = (
+            f"{result['server_cores'] / result['events_per_s'] * 1e6:,.0f}"
+            f" + {result['postgres_cores'] / result['events_per_s'] * 1e6:,.0f} µs"
+            if "server_cores" in result and result.get("events_per_s")
+            else "–"
+        )
+        lines.append(
+            f"| `{mode}` | {without:,.0f} events/s | {result['events_per_s']:,.0f} events/s | {cpu} "
+            f"| {ours:,.0f} events/s | **{ours / result['events_per_s']:.3f}** |"
+        )
     return lines
 
 
