@@ -11,7 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.store.event_query import Position, encode_cursor
+from app.store.event_query import (
+    _UNFILTERED_DIGESTS,
+    EventFilter,
+    EventQuery,
+    Order,
+    OrderField,
+    Position,
+    encode_cursor,
+    encode_cursors,
+    position_of,
+)
 from app.store.records import EVENT_RECORD_FIELDS, EventRecord, record_builder
 from app.store.tables import events
 
@@ -86,3 +96,25 @@ def test_a_sequence_cursor_is_the_json_one(sequence: int, digest: str) -> None:
 @given(moments, sequences, digests)
 def test_an_occurred_at_cursor_is_the_json_one(moment: dt.datetime, sequence: int, digest: str) -> None:
     assert encode_cursor((moment, sequence), digest) == _reference_cursor((moment, sequence), digest)
+
+
+@given(st.lists(st.tuples(moments, sequences), max_size=30), digests, st.sampled_from(list(OrderField)), st.booleans())
+def test_a_page_of_cursors_is_one_cursor_per_record(
+    keys: list[tuple[dt.datetime, int]], digest: str, field: OrderField, descending: bool
+) -> None:
+    order = Order(field, descending)
+    records = [_record(occurred_at=moment, sequence=sequence) for moment, sequence in keys]
+    expected = [_reference_cursor(position_of(record, order), digest) for record in records]
+    assert encode_cursors(records, order, digest) == expected
+
+
+def test_an_unfiltered_digest_is_kept_and_equals_the_computed_one() -> None:
+    for query in (EventQuery(), EventQuery(order=Order(OrderField.OCCURRED_AT, False))):
+        for tenant in ("acme", "globex"):
+            assert query.digest(tenant) == query.computed_digest(tenant) == query.digest(tenant)
+            assert _UNFILTERED_DIGESTS[(tenant, query.order)] == query.computed_digest(tenant)
+    assert EventQuery().digest("acme") != EventQuery().digest("globex")
+    kept = len(_UNFILTERED_DIGESTS)
+    filtered = EventQuery(filters=(EventFilter(sources=("checkout",)),))
+    assert filtered.digest("acme") == filtered.computed_digest("acme") != EventQuery().digest("acme")
+    assert len(_UNFILTERED_DIGESTS) == kept  # filters are never keys
