@@ -1,10 +1,11 @@
-"""In-process CPU A/B of this branch's read-path changes against a base commit: one app, both variants, interleaved.
+"""In-process CPU A/B of this branch's read-path changes against a base commit: both variants, one process, interleaved.
 
     PYTHONPATH=. .venv/bin/python scripts/reads_ab.py URL KEYFILE [rel,full] [rounds=40] [--base REF]
 
-The base variant is this very process with the changed functions swapped for their text at ``REF`` (default
-``main``): each module of ``SWAPS`` is compiled again from ``git show REF:path`` under another name, and the
-listed attributes (functions, methods) are set from it before each base round and restored after. Each round
+The base variant is a second app in this very process, run with the changed functions swapped for their text at
+``REF`` (default ``main``): each module of ``SWAPS`` is compiled again from ``git show REF:path`` under another
+name, and the listed attributes (functions, methods) are set from it before each base round and restored after
+(each app keeps the plans it compiled, so the compiler's changes are compared too). Each round
 runs 20 requests of one gwbench document (``scripts/profile_http.py``'s documents) through the whole ASGI app
 per variant and times the process's CPU (``time.process_time``); the medians per request, the median ratio
 new/base and the median saving are printed. Responses are checked equal first.
@@ -34,11 +35,20 @@ SWAPS: dict[str, list[str]] = {
     "app.graphql.plan.run": ["Run.execute", "Run.connection", "Run.levels"],
     "app.graphql.loaders": ["Batcher.wake", "Batcher.flush"],
     "app.store.event_query": ["EventQuery.digest"],
-    "app.store.engine": ["loads_json()"],
+    "app.store.engine": ["loads_json()", "loads_jsonb()"],
+    "app.store.read": ["TenantReader.__init__", "TenantReader._connect", "TenantReader._pooled"],
+    "app.graphql.plan.compile": ["Compiler.event_plan", "Compiler._object"],
+    "app.graphql.events": ["node_id()"],
 }
 """Per module, what differs from the base: ``Class.attribute``, a module-level name, or ``function()``: a
-function others hold (the engine's JSON deserializer), whose code is swapped for a call of the base one (one
-call more for the base: ~0.05 µs a row)."""
+function others hold (the engine's JSON deserializer, the JSONB codec), whose code is swapped for a call of the
+base one (one call more for the base: ~0.05 µs a row)."""
+
+NEW_IN_BRANCH: dict[str, Any] = {
+    "loads_jsonb": lambda base: lambda value: base.loads_json(value[1:].decode()),
+}
+"""What the base did in place of a function it does not have: SQLAlchemy's JSONB decoder (strip the version
+byte, decode) calling the base's ``loads_json``."""
 
 
 def _base_module(name: str, ref: str) -> types.ModuleType:
@@ -58,8 +68,10 @@ def _swaps(ref: str) -> list[tuple[Any, str, Any, Any]]:
         current, base = import_module(name), _base_module(name, ref)
         for dotted in attributes:
             if dotted.endswith("()"):
-                function, base_function = getattr(current, dotted[:-2]), getattr(base, dotted[:-2])
-                relay = f"_reads_ab_base_{function.__name__}"
+                name = dotted[:-2]
+                function = getattr(current, name)
+                base_function = getattr(base, name) if hasattr(base, name) else NEW_IN_BRANCH[name](base)
+                relay = f"_reads_ab_base_{name}"
                 setattr(current, relay, base_function)
                 namespace: dict[str, Any] = {}
                 exec(f"def relay(*args, **kwargs):\n    return {relay}(*args, **kwargs)\n", namespace)
@@ -87,12 +99,12 @@ async def main() -> None:
     swaps = _swaps(ref)
     settings = Settings(database_url=url)
     engine = create_engine(url)
-    app = create_app(settings, engine=engine)
+    app, base_app = create_app(settings, engine=engine), create_app(settings, engine=engine)
     for name in names:
         body = json.dumps({"query": DOCUMENTS[name]}).encode()
         for _ in range(30):
             _apply(swaps, base=True)
-            a = await _through(app, body, key)
+            a = await _through(base_app, body, key)
             _apply(swaps, base=False)
             b = await _through(app, body, key)
         assert a[1]["body"] == b[1]["body"] and a[0]["headers"] == b[0]["headers"]
@@ -101,7 +113,7 @@ async def main() -> None:
             _apply(swaps, base=True)
             started = time.process_time()
             for _ in range(20):
-                await _through(app, body, key)
+                await _through(base_app, body, key)
             old.append((time.process_time() - started) / 20)
             _apply(swaps, base=False)
             started = time.process_time()

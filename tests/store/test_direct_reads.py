@@ -24,7 +24,7 @@ from app.demo import SOURCES, flows
 from app.ingest import Rejected, Submission, validate
 from app.store import direct
 from app.store.append import append
-from app.store.engine import _DIGIT_MARKS, _LONG_DIGITS, loads_json
+from app.store.engine import _DIGIT_MARKS, _LONG_DIGITS, loads_json, loads_jsonb
 from app.store.event_query import EventFilter, EventQuery, Order, OrderField, position_of
 from app.store.read import TenantReader
 from app.store.records import NewEvent
@@ -260,6 +260,7 @@ def test_loads_json_is_json_loads() -> None:
     for text in texts:
         assert _same(loads_json(text), json.loads(text)), text
         assert _same(loads_json(text.encode()), json.loads(text)), text
+        assert _same(loads_jsonb(b"\x01" + text.encode("utf-8", "surrogatepass")), json.loads(text)), text
 
 
 @given(st.text(alphabet=st.sampled_from([*"0123456789", " ", ",", "é", "٣", "\ud800", "𝟙"]), max_size=60))

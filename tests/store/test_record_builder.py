@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.graphql.events import node_id, parse_node_id
 from app.store.event_query import (
     _UNFILTERED_DIGESTS,
     EventFilter,
@@ -118,3 +119,16 @@ def test_an_unfiltered_digest_is_kept_and_equals_the_computed_one() -> None:
     filtered = EventQuery(filters=(EventFilter(sources=("checkout",)),))
     assert filtered.digest("acme") == filtered.computed_digest("acme") != EventQuery().digest("acme")
     assert len(_UNFILTERED_DIGESTS) == kept  # filters are never keys
+
+
+@given(st.text(min_size=1, max_size=40).filter(lambda text: ":" not in text), sequences)
+def test_a_node_id_is_base64s(tenant: str, sequence: int) -> None:
+    text = f"AuditEvent:{tenant}:{sequence}"
+    try:
+        expected = base64.urlsafe_b64encode(text.encode()).decode()
+    except UnicodeEncodeError:  # a lone surrogate: both refuse it
+        with pytest.raises(UnicodeEncodeError):
+            node_id(tenant, sequence)
+        return
+    assert node_id(tenant, sequence) == expected
+    assert parse_node_id(expected) == ((tenant, sequence) if sequence > 0 else None)
