@@ -39,10 +39,14 @@ SWAPS: dict[str, list[str]] = {
     "app.store.read": ["TenantReader.__init__", "TenantReader._connect", "TenantReader._pooled"],
     "app.graphql.plan.compile": ["Compiler.event_plan", "Compiler._object"],
     "app.graphql.events": ["node_id()"],
+    "app.request_guard": ["RequestGuard.__call__"],
 }
 """Per module, what differs from the base: ``Class.attribute``, a module-level name, or ``function()``: a
 function others hold (the engine's JSON deserializer, the JSONB codec), whose code is swapped for a call of the
 base one (one call more for the base: ~0.05 µs a row)."""
+
+SHARED: dict[str, list[str]] = {"app.request_guard": ["_current"]}
+"""Module state the base's functions must share with the running app (the request's context variable)."""
 
 NEW_IN_BRANCH: dict[str, Any] = {
     "loads_jsonb": lambda base: lambda value: base.loads_json(value[1:].decode()),
@@ -66,6 +70,8 @@ def _swaps(ref: str) -> list[tuple[Any, str, Any, Any]]:
     found = []
     for name, attributes in SWAPS.items():
         current, base = import_module(name), _base_module(name, ref)
+        for shared in SHARED.get(name, []):
+            setattr(base, shared, getattr(current, shared))
         for dotted in attributes:
             if dotted.endswith("()"):
                 name = dotted[:-2]
