@@ -40,13 +40,14 @@ SWAPS: dict[str, list[str]] = {
     "app.graphql.plan.compile": ["Compiler.event_plan", "Compiler._object"],
     "app.graphql.events": ["node_id()"],
     "app.request_guard": ["RequestGuard.__call__"],
+    "app.server": ["GatewayGraphQL.__call__"],
 }
 """Per module, what differs from the base: ``Class.attribute``, a module-level name, or ``function()``: a
 function others hold (the engine's JSON deserializer, the JSONB codec), whose code is swapped for a call of the
 base one (one call more for the base: ~0.05 µs a row)."""
 
-SHARED: dict[str, list[str]] = {"app.request_guard": ["_current"]}
-"""Module state the base's functions must share with the running app (the request's context variable)."""
+SHARED: dict[str, list[str]] = {"app.request_guard": ["_current"], "app.server": ["_HANDOVER"]}
+"""Module state the base's functions must share with the running app (the requests' context variables)."""
 
 NEW_IN_BRANCH: dict[str, Any] = {
     "loads_jsonb": lambda base: lambda value: base.loads_json(value[1:].decode()),
