@@ -113,12 +113,16 @@ def test_an_unfiltered_digest_is_kept_and_equals_the_computed_one() -> None:
     for query in (EventQuery(), EventQuery(order=Order(OrderField.OCCURRED_AT, False))):
         for tenant in ("acme", "globex"):
             assert query.digest(tenant) == query.computed_digest(tenant) == query.digest(tenant)
-            assert _UNFILTERED_DIGESTS[(tenant, query.order)] == query.computed_digest(tenant)
+            key = (tenant, query.order.field.value, query.order.descending)
+            assert _UNFILTERED_DIGESTS[key] == query.computed_digest(tenant)
     assert EventQuery().digest("acme") != EventQuery().digest("globex")
     kept = len(_UNFILTERED_DIGESTS)
     filtered = EventQuery(filters=(EventFilter(sources=("checkout",)),))
     assert filtered.digest("acme") == filtered.computed_digest("acme") != EventQuery().digest("acme")
     assert len(_UNFILTERED_DIGESTS) == kept  # filters are never keys
+    truthy = EventQuery(order=Order(OrderField.SEQUENCE, 1))  # type: ignore[arg-type]
+    assert truthy.digest("acme") == truthy.computed_digest("acme") != EventQuery().digest("acme")
+    assert len(_UNFILTERED_DIGESTS) == kept  # nor is a direction that is not a bool
 
 
 @given(st.text(min_size=1, max_size=40).filter(lambda text: ":" not in text), sequences)
