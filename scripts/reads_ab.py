@@ -33,7 +33,8 @@ from scripts.request_side_ab import _through
 
 SWAPS: dict[str, list[str]] = {
     "app.graphql.plan.run": ["Run.execute", "Run.connection", "Run.levels"],
-    "app.graphql.loaders": ["Batcher.wake", "Batcher.flush"],
+    "app.graphql.loaders": ["Batcher.wake", "Batcher.flush", "Loaders.__init__"],
+    "app.graphql.pacing": ["Pacer.spend"],
     "app.store.event_query": ["EventQuery.digest"],
     "app.store.engine": ["loads_json()", "loads_jsonb()"],
     "app.store.read": ["TenantReader.__init__", "TenantReader._connect", "TenantReader._pooled"],

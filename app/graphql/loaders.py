@@ -15,6 +15,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Generic, Protocol, TypeVar
 
 from app.errors import SharedFailure
@@ -122,14 +123,31 @@ EffectsKey = tuple[CauseRef, int]
 
 
 class Loaders:
+    """A request's loaders, each made when first used (a page with ``causedBy`` needs one of the five)."""
+
     def __init__(self, reader: TenantReader) -> None:
         self.reader = reader
-        self.batcher = batcher = Batcher()
-        self.by_event_id = BatchLoader[str, EventRecord | None](batcher, self._by_event_id)
-        self.cause = BatchLoader[CauseKey, EventRecord | None](batcher, self._cause)
-        self.by_sequence = BatchLoader[int, EventRecord | None](batcher, self._by_sequence)
-        self.effects = BatchLoader[EffectsKey, list[EventRecord]](batcher, self._effects)
-        self.correlated = BatchLoader[LimitedKey, list[EventRecord]](batcher, self._correlated)
+        self.batcher = Batcher()
+
+    @cached_property
+    def by_event_id(self) -> BatchLoader[str, EventRecord | None]:
+        return BatchLoader(self.batcher, self._by_event_id)
+
+    @cached_property
+    def cause(self) -> BatchLoader[CauseKey, EventRecord | None]:
+        return BatchLoader(self.batcher, self._cause)
+
+    @cached_property
+    def by_sequence(self) -> BatchLoader[int, EventRecord | None]:
+        return BatchLoader(self.batcher, self._by_sequence)
+
+    @cached_property
+    def effects(self) -> BatchLoader[EffectsKey, list[EventRecord]]:
+        return BatchLoader(self.batcher, self._effects)
+
+    @cached_property
+    def correlated(self) -> BatchLoader[LimitedKey, list[EventRecord]]:
+        return BatchLoader(self.batcher, self._correlated)
 
     async def _by_event_id(self, keys: Sequence[str]) -> list[EventRecord | None]:
         found = await self.reader.by_event_ids(keys)

@@ -238,4 +238,6 @@ class Run:
                 found = value.result() if isinstance(value, asyncio.Future) else value
                 out[relation.key] = self.finish(relation, record, found)
                 # A big level shares the event loop, as the reference's resolvers do (app.graphql.pacing).
-                await pacer.spend(len(found) if isinstance(found, list) else 1)
+                units = len(found) if isinstance(found, list) else 1
+                if not pacer.book(units):
+                    await pacer.spend(units)
