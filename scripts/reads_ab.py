@@ -32,7 +32,7 @@ from scripts.profile_http import DOCUMENTS
 from scripts.request_side_ab import _through
 
 SWAPS: dict[str, list[str]] = {
-    "app.graphql.plan.run": ["Run.execute", "Run.connection", "Run.levels"],
+    "app.graphql.plan.run": ["Run.execute", "Run.connection", "Run.levels", "Run.edges"],
     "app.graphql.loaders": ["Batcher.wake", "Batcher.flush", "Loaders.__init__"],
     "app.graphql.pacing": ["Pacer.spend"],
     "app.store.event_query": ["EventQuery.digest"],

@@ -157,6 +157,14 @@ class Run:
         return out
 
     def edges(self, fields: list[tuple[str, str, Any]], page: Page, cursors: list[str]) -> list[dict[str, Any]]:
+        if len(fields) == 2 and fields[0][1] == "cursor" and fields[1][1] == "node":
+            # ``edges { cursor node { … } }``, what pages ask for: one dict display per edge, keys in that order.
+            (cursor_key, _, _), (node_key, _, plan) = fields
+            event = self.event
+            return [
+                {cursor_key: cursor, node_key: event(plan, record)}
+                for cursor, record in zip(cursors, page.records, strict=True)
+            ]
         edges = []
         for index, record in enumerate(page.records):
             edge: dict[str, Any] = {}
