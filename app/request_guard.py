@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,12 +52,23 @@ def track(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
     return task
 
 
+WATCH_AFTER = 0.02
+"""Seconds after which a request still at work starts watching for its client's disconnect (see RequestGuard)."""
+
+WATCHERS: Counter[str] = Counter()
+"""Watcher tasks ``started`` (tests count them)."""
+
+
 class RequestGuard:
     """Runs each HTTP request as a task that ends at its deadline or when its client goes away.
 
     Per request: the work task, one future that the first of its three endings resolves (the work is done,
-    the deadline timer fires, the watcher sees the client go), and — once the body is read, so never for a
-    request whose body nobody reads — the watcher task that owns ``receive`` from then on.
+    the deadline timer fires, the watcher sees the client go), one timer, and — for a request still at work
+    ``WATCH_AFTER`` seconds after it started, with its body read (so never for one whose body nobody reads) —
+    the watcher task that owns ``receive`` from then on. Most reads end well within ``WATCH_AFTER``: a watcher
+    they would cancel unstarted was a task, its two steps and its cancellation per request. The app's own
+    ``receive`` after the body starts the watcher at once (as before, the app then hears of the disconnect
+    from it).
     """
 
     def __init__(self, app: ASGIApp, timeout_ms: int) -> None:
@@ -72,7 +84,12 @@ class RequestGuard:
         ended: asyncio.Future[None] = loop.create_future()
         disconnected = asyncio.Event()
         watcher: asyncio.Task[None] | None = None
+        body_read = False
+        due = False
+        """``WATCH_AFTER`` has passed: the watcher starts as soon as the body is in."""
         started = False
+        expires = loop.time() + self.timeout
+        deadline: asyncio.TimerHandle  # armed below: ``tick`` first, then the deadline itself
 
         def end(_: object = None) -> None:
             if not ended.done():
@@ -84,10 +101,27 @@ class RequestGuard:
             disconnected.set()
             end()
 
-        async def guarded_receive() -> Message:
+        def watch() -> None:
             nonlocal watcher
-            if watcher is not None:
+            if watcher is None:
+                WATCHERS["started"] += 1
+                watcher = asyncio.ensure_future(watch_disconnect())
+
+        def tick() -> None:
+            """``WATCH_AFTER`` in: still at work, so watch the client (once the body is in) until the deadline."""
+            nonlocal deadline, due
+            if ended.done():
+                return
+            due = True
+            if body_read:
+                watch()
+            deadline = loop.call_at(expires, end)
+
+        async def guarded_receive() -> Message:
+            nonlocal body_read
+            if body_read:
                 # The body is in; the watcher owns ``receive`` now and reports the disconnect.
+                watch()
                 await disconnected.wait()
                 return {"type": "http.disconnect"}
             message = await receive()
@@ -95,7 +129,9 @@ class RequestGuard:
                 disconnected.set()
                 end()
             elif not message.get("more_body", False):
-                watcher = asyncio.ensure_future(watch_disconnect())
+                body_read = True
+                if due:
+                    watch()
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -109,7 +145,7 @@ class RequestGuard:
         finally:
             _current.reset(token)
         work.add_done_callback(end)
-        deadline = loop.call_later(self.timeout, end)
+        deadline = loop.call_at(expires, end) if self.timeout <= WATCH_AFTER else loop.call_later(WATCH_AFTER, tick)
         try:
             await ended
             if work.done():

@@ -38,7 +38,12 @@ class Integrity:
 
 
 def node_id(tenant: str, sequence: int) -> str:
-    return base64.urlsafe_b64encode(f"AuditEvent:{tenant}:{sequence}".encode()).decode()
+    """``base64.urlsafe_b64encode`` of ``AuditEvent:tenant:sequence``, through its two steps directly (one per event
+    served)."""
+    return binascii.b2a_base64(f"AuditEvent:{tenant}:{sequence}".encode(), newline=False).translate(_URLSAFE).decode()
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def parse_node_id(value: str) -> tuple[str, int] | None:

@@ -12,7 +12,10 @@ the next round — so each nesting level is one statement per field.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
 from typing import Generic, Protocol, TypeVar
 
 from app.errors import SharedFailure
@@ -33,21 +36,44 @@ class _Runs(Protocol):
     async def run(self) -> None: ...
 
 
+ROUNDS: Counter[str] = Counter()
+"""Rounds tasks ``started`` (a compiled level, which flushes itself, starts none: tests count them)."""
+
+
 class Batcher:
     def __init__(self) -> None:
         self._waiting: set[_Runs] = set()
         self._rounds: asyncio.Task[None] | None = None
+        self._deferred = False
 
     def wake(self, loader: _Runs) -> None:
         self._waiting.add(loader)
-        if self._rounds is None:
+        if self._rounds is None and not self._deferred:
+            ROUNDS["started"] += 1
             self._rounds = track(asyncio.get_running_loop().create_task(self._run_rounds()))
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Within the block, keys asked for start no rounds task: the caller ``flush``es right after it.
+
+        For a caller that asks for every key of a level at once (``Run.levels``); a rounds task would only
+        find its loaders already run (a task, a tracking callback and a loop turn per level, for nothing).
+        """
+        self._deferred = True
+        try:
+            yield
+        finally:
+            self._deferred = False
 
     async def flush(self) -> None:
         """Run the loaders that have keys now, as one round: for a caller that asked for all its keys at once."""
         while self._waiting:
             loaders, self._waiting = self._waiting, set()
-            await asyncio.gather(*(loader.run() for loader in loaders))
+            if len(loaders) == 1:
+                (loader,) = loaders
+                await loader.run()  # one loader: no task for gather to wrap it in
+            else:
+                await asyncio.gather(*(loader.run() for loader in loaders))
 
     async def _run_rounds(self) -> None:
         try:
@@ -97,14 +123,31 @@ EffectsKey = tuple[CauseRef, int]
 
 
 class Loaders:
+    """A request's loaders, each made when first used (a page with ``causedBy`` needs one of the five)."""
+
     def __init__(self, reader: TenantReader) -> None:
         self.reader = reader
-        self.batcher = batcher = Batcher()
-        self.by_event_id = BatchLoader[str, EventRecord | None](batcher, self._by_event_id)
-        self.cause = BatchLoader[CauseKey, EventRecord | None](batcher, self._cause)
-        self.by_sequence = BatchLoader[int, EventRecord | None](batcher, self._by_sequence)
-        self.effects = BatchLoader[EffectsKey, list[EventRecord]](batcher, self._effects)
-        self.correlated = BatchLoader[LimitedKey, list[EventRecord]](batcher, self._correlated)
+        self.batcher = Batcher()
+
+    @cached_property
+    def by_event_id(self) -> BatchLoader[str, EventRecord | None]:
+        return BatchLoader(self.batcher, self._by_event_id)
+
+    @cached_property
+    def cause(self) -> BatchLoader[CauseKey, EventRecord | None]:
+        return BatchLoader(self.batcher, self._cause)
+
+    @cached_property
+    def by_sequence(self) -> BatchLoader[int, EventRecord | None]:
+        return BatchLoader(self.batcher, self._by_sequence)
+
+    @cached_property
+    def effects(self) -> BatchLoader[EffectsKey, list[EventRecord]]:
+        return BatchLoader(self.batcher, self._effects)
+
+    @cached_property
+    def correlated(self) -> BatchLoader[LimitedKey, list[EventRecord]]:
+        return BatchLoader(self.batcher, self._correlated)
 
     async def _by_event_id(self, keys: Sequence[str]) -> list[EventRecord | None]:
         found = await self.reader.by_event_ids(keys)

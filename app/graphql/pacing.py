@@ -30,9 +30,16 @@ class Pacer:
         self._queue: deque[tuple[asyncio.Future[None], int]] = deque()
         self._turn_scheduled = False
 
-    async def spend(self, units: int) -> None:
+    def book(self, units: int) -> bool:
+        """``spend`` without waiting, where the turn's budget allows it (``spend``'s own first step); False: the
+        caller awaits ``spend``. A caller booking per item saves a coroutine per item."""
         if not self._queue and self.used < self.budget:
             self.used += units
+            return True
+        return False
+
+    async def spend(self, units: int) -> None:
+        if self.book(units):
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()

@@ -7,6 +7,7 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
@@ -110,7 +111,25 @@ class EventQuery:
         return [condition for f in self.filters for condition in f.conditions()]
 
     def digest(self, tenant: str) -> str:
-        """Binds a cursor to the tenant, order and filters that produced it."""
+        """Binds a cursor to the tenant, order and filters that produced it.
+
+        Unfiltered, it depends only on the tenant and the order (an enum and a bool): kept per pair, since
+        every unfiltered page asks for it. Filters are not keys (equal datetimes in other offsets digest apart).
+        """
+        order = self.order
+        if not self.filters and order.descending.__class__ is bool:
+            # The enum's value rather than the enum or the order (their hashes are Python code, ~1 µs).
+            key = (tenant, order.field._value_, order.descending)
+            found = _UNFILTERED_DIGESTS.get(key)
+            if found is None:
+                if len(_UNFILTERED_DIGESTS) >= _MAX_UNFILTERED_DIGESTS:
+                    _UNFILTERED_DIGESTS.clear()
+                found = _UNFILTERED_DIGESTS[key] = self.computed_digest(tenant)
+            return found
+        return self.computed_digest(tenant)
+
+    def computed_digest(self, tenant: str) -> str:
+        """``digest``, computed (its reference)."""
         described = {
             "tenant": tenant,
             "order": [self.order.field.value, self.order.descending],
@@ -132,6 +151,10 @@ Position = tuple[int] | tuple[dt.datetime, int]
 """A keyset position: ``(sequence,)`` or ``(occurred_at, sequence)``."""
 
 
+_UNFILTERED_DIGESTS: dict[tuple[str, str, bool], str] = {}
+_MAX_UNFILTERED_DIGESTS = 4096
+
+
 def position_of(record: EventRecord, order: Order) -> Position:
     if order.field is OrderField.OCCURRED_AT:
         return (record.occurred_at, record.sequence)
@@ -150,6 +173,24 @@ def encode_cursor(position: Position, digest: str) -> str:
         moment, sequence = position
         raw = f'{{"k":["{moment.isoformat()}",{int(sequence)}],"q":"{digest}"}}'
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def encode_cursors(records: Sequence[EventRecord], order: Order, digest: str) -> list[str]:
+    """``encode_cursor(position_of(record, order), digest)`` of each record, in one loop: a page encodes one per
+    edge, and base64's helpers were half the cost (``binascii`` and ``translate`` directly, as they do)."""
+    b2a, urlsafe = binascii.b2a_base64, _URLSAFE
+    if order.field is OrderField.SEQUENCE:
+        return [
+            b2a(f'{{"k":[{int(record.sequence)}],"q":"{digest}"}}'.encode(), newline=False)
+            .translate(urlsafe)
+            .rstrip(b"=")
+            .decode()
+            for record in records
+        ]
+    return [encode_cursor(position_of(record, order), digest) for record in records]
 
 
 def decode_cursor(cursor: str, query: EventQuery, tenant: str) -> Position:

@@ -48,6 +48,7 @@ from app.auth.principal import Principal, Scope
 from app.config import Settings
 from app.demo import SOURCES, flows
 from app.graphql.events import node_id
+from app.graphql.loaders import ROUNDS
 from app.graphql.schema import build_schema
 from app.ingest import Rejected, Submission, validate
 from app.server import create_app
@@ -719,3 +720,16 @@ async def test_both_executors_send_the_same_statements(world: World, statements:
                 counts[name] = statements.statements[:]
             assert len(counts["compiled"]) == len(counts["reference"]), counts
             assert sorted(counts["compiled"]) == sorted(counts["reference"])
+
+
+async def test_compiled_levels_flush_their_own_keys(world: World) -> None:
+    """A compiled level asks for all its keys, then runs their loaders itself: no rounds task is started (the
+    reference's resolvers need one per level); the answers are the same (``test_found_documents…``)."""
+    headers = {"Authorization": f"Bearer {world.keys['reader']}"}
+    started = {}
+    for name, client in (("compiled", world.compiled), ("reference", world.reference)):
+        before = ROUNDS["started"]
+        response = await client.post("/graphql", json={"query": NESTED, "variables": {"first": 50}}, headers=headers)
+        assert response.headers["x-audit-executor"] == name and b'"errors"' not in response.content
+        started[name] = ROUNDS["started"] - before
+    assert started["compiled"] == 0 and started["reference"] > 0, started

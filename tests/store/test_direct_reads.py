@@ -10,9 +10,12 @@ import datetime as dt
 import json
 import math
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,7 +24,7 @@ from app.demo import SOURCES, flows
 from app.ingest import Rejected, Submission, validate
 from app.store import direct
 from app.store.append import append
-from app.store.engine import loads_json
+from app.store.engine import _DIGIT_MARKS, _LONG_DIGITS, loads_json, loads_jsonb
 from app.store.event_query import EventFilter, EventQuery, Order, OrderField, position_of
 from app.store.read import TenantReader
 from app.store.records import NewEvent
@@ -257,3 +260,12 @@ def test_loads_json_is_json_loads() -> None:
     for text in texts:
         assert _same(loads_json(text), json.loads(text)), text
         assert _same(loads_json(text.encode()), json.loads(text)), text
+        assert _same(loads_jsonb(b"\x01" + text.encode("utf-8", "surrogatepass")), json.loads(text)), text
+
+
+@given(st.text(alphabet=st.sampled_from([*"0123456789", " ", ",", "é", "٣", "\ud800", "𝟙"]), max_size=60))
+def test_the_long_digit_run_test_is_the_regular_expression(text: str) -> None:
+    """``loads_json`` leaves a text to ``json.loads`` exactly when ``[0-9]{19}`` finds a run in it (ASCII digits
+    only: ``٣`` and ``𝟙`` are digits to ``str.isdigit``, not to JSON), lone surrogates included."""
+    marks = text.encode("utf-8", "surrogatepass").translate(_DIGIT_MARKS)
+    assert (_LONG_DIGITS in marks) == (re.search(r"[0-9]{19}", text) is not None)

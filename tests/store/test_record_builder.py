@@ -11,7 +11,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.store.event_query import Position, encode_cursor
+from app.graphql.events import node_id, parse_node_id
+from app.store.event_query import (
+    _UNFILTERED_DIGESTS,
+    EventFilter,
+    EventQuery,
+    Order,
+    OrderField,
+    Position,
+    encode_cursor,
+    encode_cursors,
+    position_of,
+)
 from app.store.records import EVENT_RECORD_FIELDS, EventRecord, record_builder
 from app.store.tables import events
 
@@ -86,3 +97,42 @@ def test_a_sequence_cursor_is_the_json_one(sequence: int, digest: str) -> None:
 @given(moments, sequences, digests)
 def test_an_occurred_at_cursor_is_the_json_one(moment: dt.datetime, sequence: int, digest: str) -> None:
     assert encode_cursor((moment, sequence), digest) == _reference_cursor((moment, sequence), digest)
+
+
+@given(st.lists(st.tuples(moments, sequences), max_size=30), digests, st.sampled_from(list(OrderField)), st.booleans())
+def test_a_page_of_cursors_is_one_cursor_per_record(
+    keys: list[tuple[dt.datetime, int]], digest: str, field: OrderField, descending: bool
+) -> None:
+    order = Order(field, descending)
+    records = [_record(occurred_at=moment, sequence=sequence) for moment, sequence in keys]
+    expected = [_reference_cursor(position_of(record, order), digest) for record in records]
+    assert encode_cursors(records, order, digest) == expected
+
+
+def test_an_unfiltered_digest_is_kept_and_equals_the_computed_one() -> None:
+    for query in (EventQuery(), EventQuery(order=Order(OrderField.OCCURRED_AT, False))):
+        for tenant in ("acme", "globex"):
+            assert query.digest(tenant) == query.computed_digest(tenant) == query.digest(tenant)
+            key = (tenant, query.order.field.value, query.order.descending)
+            assert _UNFILTERED_DIGESTS[key] == query.computed_digest(tenant)
+    assert EventQuery().digest("acme") != EventQuery().digest("globex")
+    kept = len(_UNFILTERED_DIGESTS)
+    filtered = EventQuery(filters=(EventFilter(sources=("checkout",)),))
+    assert filtered.digest("acme") == filtered.computed_digest("acme") != EventQuery().digest("acme")
+    assert len(_UNFILTERED_DIGESTS) == kept  # filters are never keys
+    truthy = EventQuery(order=Order(OrderField.SEQUENCE, 1))  # type: ignore[arg-type]
+    assert truthy.digest("acme") == truthy.computed_digest("acme") != EventQuery().digest("acme")
+    assert len(_UNFILTERED_DIGESTS) == kept  # nor is a direction that is not a bool
+
+
+@given(st.text(min_size=1, max_size=40).filter(lambda text: ":" not in text), sequences)
+def test_a_node_id_is_base64s(tenant: str, sequence: int) -> None:
+    text = f"AuditEvent:{tenant}:{sequence}"
+    try:
+        expected = base64.urlsafe_b64encode(text.encode()).decode()
+    except UnicodeEncodeError:  # a lone surrogate: both refuse it
+        with pytest.raises(UnicodeEncodeError):
+            node_id(tenant, sequence)
+        return
+    assert node_id(tenant, sequence) == expected
+    assert parse_node_id(expected) == ((tenant, sequence) if sequence > 0 else None)

@@ -241,6 +241,24 @@ class Compiler:
                 relations.append(Relation(key, name, definition, sub[0].node, self.event_plan(sub)))
                 inline[len(fields)] = "None"
                 fields.append((key, _none))
+            elif name == "id" and _is_non_null(definition.type, GraphQLID):
+                # ``node_id`` gives a str: what the ID's getter would return, without its two calls.
+                extra["_node_id"] = node_id
+                inline[len(fields)] = "_node_id(r.tenant, r.sequence)"
+                fields.append((key, _none))
+            elif name == "traceId" and definition.type is GraphQLString:
+                # ``trace_id`` gives a str or None: what the nullable String's getter would return.
+                extra["_trace_id"] = trace_id
+                inline[len(fields)] = "_trace_id(r.traceparent)"
+                fields.append((key, _none))
+            elif name == "schemaVersion" and _is_non_null(definition.type, GraphQLInt):
+                # The current version of the contract: an int in Int's range serializes as itself.
+                extra["_VERSIONS"] = _VERSIONS
+                inline[len(fields)] = (
+                    f"(n if (n := _VERSIONS.get(r.type)).__class__ is int and {_INT_MIN} <= n <= {_INT_MAX} "
+                    f"else {_FALLBACK})"
+                )
+                fields.append((key, _leaf(definition.type, _envelope_getter(name))))
             elif (
                 name not in _ENVELOPE
                 and column in _RECORD_COLUMNS
@@ -263,7 +281,10 @@ class Compiler:
                 if isinstance(data_type, GraphQLObjectType):
                     slot = f"x{len(fields)}"
                     extra[slot], extra["_upcast"] = self._json_object(data_type, sub), upcast
-                    inline[len(fields)] = _inline_object(definition.type, "_upcast(r)", slot)
+                    # Data recorded in the current version is served as recorded (what ``upcast`` returns).
+                    extra["_VERSIONS"] = _VERSIONS
+                    current = "(r.data if _VERSIONS.get(r.type) == r.schema_version else _upcast(r))"
+                    inline[len(fields)] = _inline_object(definition.type, current, slot)
                 fields.append((key, _data_getter(self._json(definition.type, sub))))
             elif name == "integrity":
                 fields.append((key, self._object(definition.type, sub, _integrity_getter)))
@@ -304,6 +325,8 @@ class Compiler:
                 inline[len(fields)] = expression
             fields.append((key, _leaf(field_type, get)))
         present = _generate(fields, inline, extra)
+        if presence is None:
+            return present  # always present (actor): no wrapper call
 
         def build(record: EventRecord) -> dict[str, Any] | None:
             if presence is not None and getattr(record, presence) is None:
@@ -479,6 +502,10 @@ def _string_or_miss(value: Any, type_: GraphQLScalarType) -> Any:
     if value is None:
         raise Miss("null for a non-null field")
     return type_.serialize(value)
+
+
+def _is_non_null(type_: GraphQLOutputType, scalar: GraphQLScalarType) -> bool:
+    return isinstance(type_, GraphQLNonNull) and type_.of_type is scalar
 
 
 def _identifier(column: str) -> str:

@@ -30,7 +30,7 @@ from app.graphql.connection import load_page
 from app.graphql.context import Context
 from app.graphql.plan.compile import ConnectionPlan, CorrelationPlan, EventPlan, Miss, Plan, Relation, RootField
 from app.graphql.query import check_node_ids, correlation_query, correlation_summary, events_query, node_records
-from app.store.event_query import EventQuery, encode_cursor, position_of
+from app.store.event_query import EventQuery, encode_cursors
 from app.store.read import Page
 from app.store.records import EventRecord
 
@@ -75,7 +75,10 @@ class Run:
 
     async def execute(self, plan: Plan) -> dict[str, Any]:
         async with self._one_connection():
-            values = await asyncio.gather(*(self.root(root) for root in plan.roots))
+            if len(plan.roots) == 1:  # the common case: no task for gather to wrap the one coroutine in
+                values = [await self.root(plan.roots[0])]
+            else:
+                values = await asyncio.gather(*(self.root(root) for root in plan.roots))
             await self.levels()
         return {root.key: value for root, value in zip(plan.roots, values, strict=True)}
 
@@ -138,11 +141,7 @@ class Run:
             before=arguments.get("before"),
         )
         counts = [await context.reader.count(query) for kind in plan.fields if kind[1] == "totalCount"][:1]
-        cursors = (
-            [encode_cursor(position_of(record, query.order), digest) for record in page.records]
-            if plan.needs_cursors
-            else []
-        )
+        cursors = encode_cursors(page.records, query.order, digest) if plan.needs_cursors else []
         out: dict[str, Any] = {}
         for key, kind, detail in plan.fields:
             if kind == "edges":
@@ -158,6 +157,14 @@ class Run:
         return out
 
     def edges(self, fields: list[tuple[str, str, Any]], page: Page, cursors: list[str]) -> list[dict[str, Any]]:
+        if len(fields) == 2 and fields[0][1] == "cursor" and fields[1][1] == "node":
+            # ``edges { cursor node { … } }``, what pages ask for: one dict display per edge, keys in that order.
+            (cursor_key, _, _), (node_key, _, plan) = fields
+            event = self.event
+            return [
+                {cursor_key: cursor, node_key: event(plan, record)}
+                for cursor, record in zip(cursors, page.records, strict=True)
+            ]
         edges = []
         for index, record in enumerate(page.records):
             edge: dict[str, Any] = {}
@@ -223,15 +230,22 @@ class Run:
     async def levels(self) -> None:
         while self.pending:
             level, self.pending = self.pending, []
-            started = [self.start(relation, record) for relation, record, _ in level]
-            futures = [each for each in started if isinstance(each, asyncio.Future)]
-            if futures:
-                # Every key of the level is asked for: no need to let other resolvers settle first.
-                await self.context.loaders.batcher.flush()
-                await asyncio.gather(*futures)
+            batcher = self.context.loaders.batcher
+            # Every key of the level is asked for before any is awaited, and ``flush`` runs their loaders right
+            # after: no rounds task to let other resolvers settle first (``Batcher.deferring``).
+            with batcher.deferring():
+                started = [self.start(relation, record) for relation, record, _ in level]
+            await batcher.flush()
+            for value in started:
+                if isinstance(value, asyncio.Future):
+                    if not value.done():  # a key a round still under way holds
+                        await asyncio.wait((value,))
+                    value.exception()  # retrieved, as gather did for each: no "never retrieved" warning
             pacer = self.context.pacer
             for (relation, record, out), value in zip(level, started, strict=True):
                 found = value.result() if isinstance(value, asyncio.Future) else value
                 out[relation.key] = self.finish(relation, record, found)
                 # A big level shares the event loop, as the reference's resolvers do (app.graphql.pacing).
-                await pacer.spend(len(found) if isinstance(found, list) else 1)
+                units = len(found) if isinstance(found, list) else 1
+                if not pacer.book(units):
+                    await pacer.spend(units)
