@@ -17,7 +17,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 import types
 from importlib import import_module
 from pathlib import Path
@@ -29,7 +28,7 @@ from app.config import Settings
 from app.server import create_app
 from app.store.engine import create_engine
 from scripts.profile_http import DOCUMENTS
-from scripts.request_side_ab import _through
+from scripts.request_side_ab import _through, compared, interleaved_cpu
 
 SWAPS: dict[str, list[str]] = {
     "app.graphql.plan.run": ["Run.execute", "Run.connection", "Run.levels", "Run.edges"],
@@ -116,20 +115,10 @@ async def main() -> None:
             _apply(swaps, base=False)
             b = await _through(app, body, key)
         assert a[1]["body"] == b[1]["body"] and a[0]["headers"] == b[0]["headers"]
-        new, old = [], []
-        for _ in range(rounds):
-            _apply(swaps, base=True)
-            started = time.process_time()
-            for _ in range(20):
-                await _through(base_app, body, key)
-            old.append((time.process_time() - started) / 20)
-            _apply(swaps, base=False)
-            started = time.process_time()
-            for _ in range(20):
-                await _through(app, body, key)
-            new.append((time.process_time() - started) / 20)
-        ratio = statistics.median([x / y for x, y in zip(new, old, strict=True)])
-        saved = statistics.median([y - x for x, y in zip(new, old, strict=True)])
+        old, new = await interleaved_cpu(
+            [(lambda: _apply(swaps, base=True), base_app), (lambda: _apply(swaps, base=False), app)], body, key, rounds
+        )
+        ratio, saved = compared(new, old)
         print(
             f"{name}: base ({ref}) {statistics.median(old) * 1e6:.0f} µs, new {statistics.median(new) * 1e6:.0f} µs "
             f"CPU/request; median ratio {ratio:.3f}; saved {saved * 1e6:.0f} µs"

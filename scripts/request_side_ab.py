@@ -15,6 +15,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,33 @@ async def _through(app: Any, body: bytes, key: str) -> list[dict[str, Any]]:
     return out
 
 
+def _nothing() -> None:
+    pass
+
+
+async def interleaved_cpu(
+    sides: list[tuple[Callable[[], None], Any]], body: bytes, key: str, rounds: int
+) -> list[list[float]]:
+    """Per side (``prepare``, app): its CPU seconds per request in each round, 20 requests a side a round, the sides
+    in turn within each round, ``prepare`` called before each side's requests."""
+    figures: list[list[float]] = [[] for _ in sides]
+    for _ in range(rounds):
+        for (prepare, app), times in zip(sides, figures, strict=True):
+            prepare()
+            started = time.process_time()
+            for _ in range(20):
+                await _through(app, body, key)
+            times.append((time.process_time() - started) / 20)
+    return figures
+
+
+def compared(new: list[float], old: list[float]) -> tuple[float, float]:
+    """The median per-round ratio new ÷ old and the median saving (seconds)."""
+    ratio = statistics.median([x / y for x, y in zip(new, old, strict=True)])
+    saved = statistics.median([y - x for x, y in zip(new, old, strict=True)])
+    return ratio, saved
+
+
 async def main() -> None:
     url, key = sys.argv[1], Path(sys.argv[2]).read_text().strip()
     names = (sys.argv[3] if len(sys.argv) > 3 else "full,env,rel,tiny").split(",")
@@ -86,18 +114,8 @@ async def main() -> None:
         for _ in range(30):
             a, b = await _through(on, body, key), await _through(off, body, key)
         assert a[1]["body"] == b[1]["body"] and a[0]["headers"] == b[0]["headers"]
-        with_, without = [], []
-        for _ in range(rounds):
-            started = time.process_time()
-            for _ in range(20):
-                await _through(off, body, key)
-            without.append((time.process_time() - started) / 20)
-            started = time.process_time()
-            for _ in range(20):
-                await _through(on, body, key)
-            with_.append((time.process_time() - started) / 20)
-        ratio = statistics.median([x / y for x, y in zip(with_, without, strict=True)])
-        saved = statistics.median([y - x for x, y in zip(with_, without, strict=True)])
+        without, with_ = await interleaved_cpu([(_nothing, off), (_nothing, on)], body, key, rounds)
+        ratio, saved = compared(with_, without)
         print(
             f"{name}: off {statistics.median(without) * 1e6:.0f} µs, on {statistics.median(with_) * 1e6:.0f} µs "
             f"CPU/request; median ratio {ratio:.3f}; saved {saved * 1e6:.0f} µs"
