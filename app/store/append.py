@@ -34,8 +34,8 @@ from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, cont
 from app.store.driver_insert import INSERTS, NotBuilt, driver_insert
 from app.store.driver_lookup import LOOKUPS, driver_lookup
 from app.store.engine import WRITE
-from app.store.read import record_of_asyncpg
-from app.store.records import EventRecord, NewEvent, record_builder
+from app.store.read import record_of_asyncpg, record_of_row
+from app.store.records import EventRecord, NewEvent
 from app.store.tables import chain_heads, events
 
 logger = logging.getLogger(__name__)
@@ -428,15 +428,12 @@ async def _call(connection: AsyncConnection, parameters: dict[str, Any]) -> list
     if fetched is None:
         result = await connection.execute(APPEND_CALL, parameters)
         return [
-            (row[1], row[2], row[3], None if row[1] is not None else _record_of_row(row[4:])) for row in result.all()
+            (row[1], row[2], row[3], None if row[1] is not None else record_of_row(row[4:])) for row in result.all()
         ]
     rows = fetched[0]
     if rows and tuple(rows[0].keys()) != _ANSWER_COLUMNS:
         raise AssertionError(f"audit_append answered the columns {tuple(rows[0].keys())}")
     return [(row[1], row[2], row[3], None if row[1] is not None else record_of_asyncpg(row[4:])) for row in rows]
-
-
-_record_of_row = record_builder(tuple(c.name for c in events.c))
 
 
 def _sqlstate(error: BaseException) -> str | None:

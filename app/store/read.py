@@ -472,7 +472,7 @@ def _page_bound(
 
 
 _COLUMNS = tuple(column.name for column in events.columns)
-_record_of_row = record_builder(_COLUMNS)
+record_of_row = record_builder(_COLUMNS)
 """Every statement here selects the ``events`` columns in table order (``select(events)``, its aliases)."""
 
 
@@ -503,4 +503,4 @@ async def _fetch(connection: AsyncConnection, statement: Statement) -> list[Even
         result = await connection.execute(statement)
     if tuple(result.keys()) != _COLUMNS:
         raise AssertionError(f"a read selected {tuple(result.keys())}, not the events columns")
-    return [_record_of_row(row) for row in result]
+    return [record_of_row(row) for row in result]
