@@ -13,6 +13,7 @@ from app.contracts.envelope import ActorType, Outcome  # GraphQL enums: app.grap
 from app.errors import BadUserInput
 from app.graphql.context import Context
 from app.graphql.events import AuditEventUnion, to_event
+from app.graphql.lookahead import resolving_page_selects_cause
 from app.graphql.pacing import paced
 from app.store.event_query import EventFilter, EventQuery, Order, OrderField, decode_cursor, encode_cursor, position_of
 from app.store.read import Page, TenantReader
@@ -122,8 +123,13 @@ async def load_page(
     after: str | None,
     last: int | None,
     before: str | None,
+    causes: bool = False,
 ) -> tuple[Page, str]:
-    """The records of one page and the digest its cursors carry (shared with the compiled executor)."""
+    """The records of one page and the digest its cursors carry (shared with the compiled executor).
+
+    With ``causes`` (``app.graphql.lookahead``), the page's statement also reads each event's cause, and the
+    request's ``cause`` loader holds them: the ``causedBy`` of the page's events send no statement of their own.
+    """
     reader: TenantReader = context.reader
     if first is not None and last is not None:
         raise BadUserInput("give first or last, not both")
@@ -139,7 +145,12 @@ async def load_page(
         after=decode_cursor(after, query, reader.tenant) if after else None,
         before=decode_cursor(before, query, reader.tenant) if before else None,
         backward=backward,
+        causes=causes,
     )
+    if page.causes:
+        prime = context.loaders.cause.prime
+        for key, cause in page.causes.items():
+            prime(key, cause)
     return page, query.digest(reader.tenant)
 
 
@@ -154,7 +165,15 @@ async def paginate(
 ) -> AuditEventConnection:
     """One keyset page of ``query``: ``first``/``after`` forward, or ``last``/``before`` backward."""
     reader: TenantReader = info.context.reader
-    page, digest = await load_page(info.context, query, first=first, after=after, last=last, before=before)
+    page, digest = await load_page(
+        info.context,
+        query,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        causes=resolving_page_selects_cause(info),
+    )
     edges = await paced(
         info.context.pacer,
         page.records,

@@ -103,6 +103,13 @@ class BatchLoader(Generic[K, V]):
             self._batcher.wake(self)
         return future
 
+    def prime(self, key: K, value: V) -> None:
+        """Holds ``value`` as what ``key`` loads (one another statement already read), unless the key was asked for."""
+        if key not in self._cache:
+            future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+            future.set_result(value)
+            self._cache[key] = future
+
     async def run(self) -> None:
         pending, self._pending = self._pending, {}
         try:

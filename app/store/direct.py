@@ -89,15 +89,16 @@ class _Shape:
     processors: Mapping[str, Any]
 
 
-_SHAPES: weakref.WeakKeyDictionary[Dialect, dict[int, tuple[ClauseElement, _Shape]]] = weakref.WeakKeyDictionary()
-"""Per dialect, per statement (by identity; the statement is held too), its compiled shape."""
+_SHAPES: weakref.WeakKeyDictionary[Dialect, LRUCache[int, tuple[ClauseElement, _Shape]]] = weakref.WeakKeyDictionary()
+"""Per dialect, per statement (by identity; the statement is held too), its compiled shape; the most recent
+``_CACHE_SIZE`` (page statements carry their size in the text: one shape per size asked for)."""
 
 
 def compile_bound(bound: Bound, dialect: Dialect) -> tuple[str, list[Any]]:
     """The SQL text and positional values of a :class:`Bound` statement (its shape compiled once)."""
     shapes = _SHAPES.get(dialect)
     if shapes is None:
-        shapes = _SHAPES[dialect] = {}
+        shapes = _SHAPES[dialect] = LRUCache(_CACHE_SIZE)
     found = shapes.get(id(bound.statement))
     if found is not None and found[0] is bound.statement:
         shape = found[1]

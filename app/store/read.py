@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     CompoundSelect,
-    Integer,
     Select,
     String,
     UnaryExpression,
@@ -24,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -122,6 +122,9 @@ class Page:
     records: list[EventRecord]
     has_next: bool
     has_previous: bool
+    causes: dict[CauseKey, EventRecord | None] | None = None
+    """With ``page(causes=True)``: per record holding a causationId, ``(causationId, source)`` → what
+    ``causes`` would find for that key (``cause_of``'s rule), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,26 +211,42 @@ class TenantReader:
         after: Position | None = None,
         before: Position | None = None,
         backward: bool = False,
+        causes: bool = False,
     ) -> Page:
         """``size`` events after ``after`` (or, going ``backward``, before ``before``), in the query's order.
 
         One statement: it fetches ``size + 1`` rows to learn whether more exist.
         The log is append-only, so an event at the given cursor still exists and
         the opposite direction's flag is simply whether a cursor was given.
+        With ``causes``, the same statement also brings each event's cause (``Page.causes``), as a page whose
+        events select ``causedBy`` would otherwise ask ``causes`` for them in a second one.
         """
         travel_descending = query.order.descending != backward
         statement: Statement
         if self.direct and not query.filters:
-            statement = _page_bound(self.tenant, query.order, size + 1, after, before, backward)
+            statement = _page_bound(self.tenant, query.order, size + 1, after, before, backward, causes)
         else:
             statement = self._page_statement(query, size, after, before, travel_descending)
-        records = await self._records(statement)
+            if causes:
+                statement = _with_causes(statement, query.order.field, travel_descending)
+        found: dict[CauseKey, EventRecord | None] | None = None
+        if causes:
+            async with self._connect() as connection:
+                pairs = await _fetch_with_causes(connection, statement)
+            records = [record for record, _ in pairs]
+            found = {
+                (record.causation_id, record.source): cause
+                for record, cause in pairs[:size]
+                if record.causation_id is not None
+            }
+        else:
+            records = await self._records(statement)
         more = len(records) > size
         records = records[:size]
         if backward:
             records.reverse()
-            return Page(records, has_next=before is not None, has_previous=more)
-        return Page(records, has_next=more, has_previous=after is not None)
+            return Page(records, has_next=before is not None, has_previous=more, causes=found)
+        return Page(records, has_next=more, has_previous=after is not None, causes=found)
 
     def _page_statement(
         self, query: EventQuery, size: int, after: Position | None, before: Position | None, travel_descending: bool
@@ -446,9 +465,22 @@ _BY_SEQUENCES = select(events).where(
 )
 
 
-@functools.cache
-def _page_shape(order: Order, backward: bool, after: bool, before: bool) -> Select[tuple[object, ...]]:
-    """An unfiltered page's statement as ``TenantReader._page_statement`` builds it, the values as parameters."""
+PAGE_SHAPES = 512
+"""Unfiltered page statements kept (one per order, direction, cursor kind, causes and page size)."""
+
+
+@functools.lru_cache(maxsize=PAGE_SHAPES)
+def _page_shape(
+    order: Order, backward: bool, after: bool, before: bool, causes: bool, limit: int
+) -> Select[tuple[object, ...]]:
+    """An unfiltered page's statement as ``TenantReader._page_statement`` builds it, the values as parameters but
+    the limit, written in the text (with ``causes``, as ``_with_causes`` wraps it).
+
+    With the limit a parameter, PostgreSQL estimates a generic plan at a tenth of the table and plans every
+    execution of the prepared statement again (~0.1-0.3 ms); with it in the text, the generic plan (the one
+    index that serves the order) is taken from the sixth execution on. A frontend uses a few page sizes: a few
+    texts, each prepared once per connection.
+    """
     conditions: list[ColumnElement[bool]] = [events.c.tenant == bindparam("tenant", type_=String())]
     for name, given, forward in (("after", after, True), ("before", before, False)):
         if given:
@@ -458,21 +490,59 @@ def _page_shape(order: Order, backward: bool, after: bool, before: bool) -> Sele
             )
             conditions.append(beyond(at, order, forward=forward))
     keys = _page_keys(order.field, order.descending != backward)
-    return select(events).where(*conditions).order_by(*keys).limit(bindparam("limit", type_=Integer()))
+    page = select(events).where(*conditions).order_by(*keys).limit(literal_column(str(int(limit))))
+    return _with_causes(page, order.field, order.descending != backward) if causes else page
+
+
+def _with_causes(page: Select[tuple[object, ...]], field: OrderField, descending: bool) -> Select[tuple[object, ...]]:
+    """``page``'s rows in its order, each followed by the columns of its cause (``cause_``-prefixed; nulls for none).
+
+    The cause is ``cause_of``'s pick among the holders of the row's causationId: the row's own source first,
+    else the earliest recorded (one holder per source: the key is unique). Per row, a probe of the key's index
+    (tenant, event_id, source) and one of the primary key; the page itself is read as without causes.
+    """
+    inner = page.subquery("page")
+    same_source, holder, cause = events.alias("same_source"), events.alias("holder"), events.alias("cause")
+    cause_sequence = func.coalesce(
+        select(same_source.c.sequence)
+        .where(
+            same_source.c.tenant == inner.c.tenant,
+            same_source.c.event_id == inner.c.causation_id,
+            same_source.c.source == inner.c.source,
+        )
+        .scalar_subquery(),
+        select(func.min(holder.c.sequence))
+        .where(holder.c.tenant == inner.c.tenant, holder.c.event_id == inner.c.causation_id)
+        .scalar_subquery(),
+    )
+    keys = [inner.c.sequence] if field is OrderField.SEQUENCE else [inner.c.occurred_at, inner.c.sequence]
+    return (
+        select(inner, *(column.label(f"cause_{column.name}") for column in cause.columns))
+        .select_from(inner.outerjoin(cause, and_(cause.c.tenant == inner.c.tenant, cause.c.sequence == cause_sequence)))
+        .order_by(*(key.desc() if descending else key.asc() for key in keys))
+    )
 
 
 def _page_bound(
-    tenant: str, order: Order, limit: int, after: Position | None, before: Position | None, backward: bool
+    tenant: str,
+    order: Order,
+    limit: int,
+    after: Position | None,
+    before: Position | None,
+    backward: bool,
+    causes: bool = False,
 ) -> Bound:
-    values: dict[str, Any] = {"tenant": tenant, "limit": limit}
+    values: dict[str, Any] = {"tenant": tenant}
     for name, position in (("after", after), ("before", before)):
         if position is not None:
             values[f"{name}_moment"], values[f"{name}_sequence"] = position[0], position[-1]
-    return Bound(_page_shape(order, backward, after is not None, before is not None), values)
+    return Bound(_page_shape(order, backward, after is not None, before is not None, causes, limit), values)
 
 
 _COLUMNS = tuple(column.name for column in events.columns)
+_WITH_CAUSE_COLUMNS = _COLUMNS + tuple(f"cause_{name}" for name in _COLUMNS)
 record_of_row = record_builder(_COLUMNS)
+cause_of_row = record_builder(_COLUMNS, offset=len(_COLUMNS))
 """Every statement here selects the ``events`` columns in table order (``select(events)``, its aliases)."""
 
 
@@ -488,19 +558,43 @@ record_of_asyncpg = record_builder(
 )
 """asyncpg's rows hold what SQLAlchemy's result processing would give, but for ``UtcDateTime`` (JSONB is decoded
 by the connection's codec, with the engine's ``json_deserializer``, on both paths)."""
+cause_of_asyncpg = record_builder(
+    _COLUMNS,
+    {column.name: _utc for column in events.columns if isinstance(column.type, UtcDateTime)},
+    offset=len(_COLUMNS),
+)
 
 
 async def _fetch(connection: AsyncConnection, statement: Statement) -> list[EventRecord]:
+    rows, direct = await _rows(connection, statement, _COLUMNS)
+    build = record_of_asyncpg if direct else record_of_row
+    return [build(row) for row in rows]
+
+
+async def _fetch_with_causes(
+    connection: AsyncConnection, statement: Statement
+) -> list[tuple[EventRecord, EventRecord | None]]:
+    """The rows of a ``_with_causes`` statement: each event and its cause (None where the cause columns are null:
+    ``tenant`` never is in a stored event)."""
+    rows, direct = await _rows(connection, statement, _WITH_CAUSE_COLUMNS)
+    build, build_cause = (record_of_asyncpg, cause_of_asyncpg) if direct else (record_of_row, cause_of_row)
+    cause_tenant = len(_COLUMNS)
+    return [(build(row), None if row[cause_tenant] is None else build_cause(row)) for row in rows]
+
+
+async def _rows(connection: AsyncConnection, statement: Statement, columns: tuple[str, ...]) -> tuple[Any, bool]:
+    """The rows of ``statement`` (asyncpg's, when ``direct`` says it went that way; else SQLAlchemy's), checked to
+    hold exactly ``columns`` in that order."""
     fetched = await direct_reads.fetch(connection, statement)
     if fetched is not None:
         rows = fetched[0]
-        if rows and tuple(rows[0].keys()) != _COLUMNS:
-            raise AssertionError(f"a read selected {tuple(rows[0].keys())}, not the events columns")
-        return [record_of_asyncpg(row) for row in rows]
+        if rows and tuple(rows[0].keys()) != columns:
+            raise AssertionError(f"a read selected {tuple(rows[0].keys())}, not {columns}")
+        return rows, True
     if isinstance(statement, Bound):
         result = await connection.execute(statement.statement, dict(statement.values))  # type: ignore[call-overload]
     else:
         result = await connection.execute(statement)
-    if tuple(result.keys()) != _COLUMNS:
-        raise AssertionError(f"a read selected {tuple(result.keys())}, not the events columns")
-    return [record_of_row(row) for row in result]
+    if tuple(result.keys()) != columns:
+        raise AssertionError(f"a read selected {tuple(result.keys())}, not {columns}")
+    return result, False

@@ -80,10 +80,11 @@ _event_record_values: Callable[[EventRecord], tuple[Any, ...]] = operator.attrge
 
 
 def record_builder(
-    columns: Sequence[str], convert: Mapping[str, Callable[[Any], Any]] | None = None
+    columns: Sequence[str], convert: Mapping[str, Callable[[Any], Any]] | None = None, *, offset: int = 0
 ) -> Callable[[Sequence[Any]], EventRecord]:
     """A constructor of ``EventRecord`` from a row's values given in ``columns`` order (every field, once),
-    each passed through ``convert[column]`` first where given.
+    each passed through ``convert[column]`` first where given; from the row's ``offset``-th value on (a row that
+    holds two events side by side).
 
     Reads build a record per row: the dataclass ``__init__`` (keyword arguments, then ``object.__setattr__`` per
     field, as the record is frozen) costs ~8 µs a row, most of building a page of 100. This one writes each
@@ -93,17 +94,17 @@ def record_builder(
         raise ValueError(f"a record needs exactly the columns {EVENT_RECORD_FIELDS}, got {tuple(columns)}")
     if convert is not None and not set(convert) <= set(columns):
         raise ValueError(f"no such columns to convert: {sorted(set(convert) - set(columns))}")
-    return _slot_builder(EventRecord, columns, convert)
+    return _slot_builder(EventRecord, columns, convert, offset)
 
 
 def _slot_builder(
-    cls: type[_T], columns: Sequence[str], convert: Mapping[str, Callable[[Any], Any]] | None = None
+    cls: type[_T], columns: Sequence[str], convert: Mapping[str, Callable[[Any], Any]] | None = None, offset: int = 0
 ) -> Callable[[Sequence[Any]], _T]:
     """``cls`` from values in ``columns`` order: one straight-line function, one descriptor write per slot (a loop
     over the setters, as ``chained`` and ``from_values`` had, costs ~2.5× as much)."""
     namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
     lines = ["def build(values):", "    record = new(cls)"]
-    for index, column in enumerate(columns):
+    for index, column in enumerate(columns, offset):
         namespace[f"set{index}"] = getattr(cls, column).__set__
         if convert is not None and column in convert:
             namespace[f"convert{index}"] = convert[column]

@@ -699,9 +699,19 @@ NESTED = """query($first: Int) { events(first: $first) { edges { node { ... on A
   correlated(first: 5) { ... on AuditEvent { eventId } } } } } } }"""
 
 
+LOOKAHEAD = [  # the page read with its causes or not (app.graphql.lookahead): both executors decide alike
+    """query($first: Int, $skip: Boolean!) { events(first: $first) { nodes { ... on AuditEvent { eventId
+      causedBy @skip(if: $skip) { ... on AuditEvent { eventId } } } } } }""",
+    """query($first: Int, $skip: Boolean!) { correlation(id: "no-such-corr") { id } events(first: $first) {
+      edges { node { ...Cause } } } } fragment Cause on RefundIssued { causedBy @include(if: $skip) { __typename } }""",
+    """query($first: Int) { events(first: $first) { edges { node { ... on AuditEvent { eventId
+      effects { ... on AuditEvent { causedBy { __typename } } } } } } } }""",
+]
+
+
 async def test_both_executors_send_the_same_statements(world: World, statements: StatementCounter) -> None:
     """Same store calls, same batching: a level of relations is one statement per loader in both."""
-    for document in (NESTED, *(d for where, d in found_documents() if where == "gwbench.mjs")):
+    for document in (NESTED, *LOOKAHEAD, *(d for where, d in found_documents() if where == "gwbench.mjs")):
         for first in (3, 50):
             counts = {}
             for name, client in (("compiled", world.compiled), ("reference", world.reference)):
@@ -713,7 +723,7 @@ async def test_both_executors_send_the_same_statements(world: World, statements:
                 statements.statements.clear()
                 response = await client.post(
                     "/graphql",
-                    json={"query": document, "variables": {"first": first}},
+                    json={"query": document, "variables": {"first": first, "skip": first == 3}},
                     headers={"Authorization": f"Bearer {world.keys['reader']}"},
                 )
                 assert response.headers["x-audit-executor"] == name and b'"errors"' not in response.content

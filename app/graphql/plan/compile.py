@@ -51,6 +51,7 @@ from app.contracts.envelope import trace_id
 from app.contracts.registry import CURRENT
 from app.contracts.registry import upcast as upcast_data
 from app.graphql.events import node_id
+from app.graphql.lookahead import page_selects_cause
 from app.store.chain import record_canonical
 from app.store.records import EventRecord
 
@@ -124,6 +125,8 @@ class ConnectionPlan:
     fields: list[tuple[str, str, Any]]
     """(response key, kind, detail): kinds ``typename``, ``edges``, ``nodes``, ``pageInfo``, ``totalCount``."""
     needs_cursors: bool
+    causes: bool
+    """The page is read with its events' causes (``app.graphql.lookahead``, as the reference decides it)."""
 
 
 @dataclass(eq=False)
@@ -418,7 +421,8 @@ class Compiler:
                 fields.append((key, "totalCount", None))
             else:
                 raise Unsupported(f"connection field {name}")
-        return ConnectionPlan(definition, details[0].node, fields, needs_cursors)
+        causes = page_selects_cause(self.schema, self.fragments, self.variables, self.operation, details)
+        return ConnectionPlan(definition, details[0].node, fields, needs_cursors, causes)
 
     def correlation_plan(self, details: FieldDetailsList) -> CorrelationPlan:
         correlation = self._type("Correlation")

@@ -139,6 +139,7 @@ class Run:
             after=arguments.get("after"),
             last=arguments.get("last"),
             before=arguments.get("before"),
+            causes=plan.causes,
         )
         counts = [await context.reader.count(query) for kind in plan.fields if kind[1] == "totalCount"][:1]
         cursors = encode_cursors(page.records, query.order, digest) if plan.needs_cursors else []
