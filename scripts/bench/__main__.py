@@ -153,7 +153,12 @@ async def run(args: argparse.Namespace, plan: Plan, command: str) -> dict[str, A
 
     async def peer_step() -> None:
         outcome = await peer.side_by_side(
-            read_urls["postgresql"], directory, plan.peer_rounds, plan.peer_seconds, plan.peer_connections
+            read_urls["postgresql"],
+            directory,
+            plan.peer_rounds,
+            plan.peer_seconds,
+            plan.peer_connections,
+            args.peer_modes.split(","),
         )
         figures["peer"] = {
             "rounds": outcome.rounds,
@@ -222,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-rounds", type=int, help="rounds of the PostGraphile pairs (default 2; quick 1)")
     parser.add_argument("--peer-seconds", type=int, help="seconds per harness run (default 15; quick 4)")
     parser.add_argument("--peer-connections", type=int, help="concurrent connections (default 10)")
+    parser.add_argument(
+        "--peer-modes",
+        default=",".join(peer.MODES),
+        help=f"PostGraphile modes to pair (default {','.join(peer.MODES)}; the indexed re-run needs d100, d1000)",
+    )
     parser.add_argument("--no-ingest", action="store_true")
     parser.add_argument("--no-reads", action="store_true")
     parser.add_argument("--no-peer", action="store_true")

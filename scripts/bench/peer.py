@@ -17,7 +17,7 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,8 +264,17 @@ class PeerRun:
         return None
 
 
-async def side_by_side(read_url: str, directory: Path, rounds: int, duration: int, connections: int) -> PeerRun:
+MODES = {"a": ["full", "env"], "c": ["rel"], "d100": ["d100"], "d1000": ["d1000"]}
+"""PostGraphile's harness modes and the gateway's counterparts (``gwbench.mjs``)."""
+
+
+async def side_by_side(
+    read_url: str, directory: Path, rounds: int, duration: int, connections: int, modes: Sequence[str] = tuple(MODES)
+) -> PeerRun:
     """Pairs in turn within each round (PostGraphile first in even rounds, the gateway first in odd ones)."""
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        raise ValueError(f"no such PostGraphile modes: {sorted(unknown)} (known: {', '.join(MODES)})")
     log("peer: set-up (skips what is already there)")
     await setup()
     configs: list[tuple[str, int | None]] = [("single", 1)]
@@ -276,7 +285,7 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
     reader = reader_key(read_url, READ_TENANT)
     ingest = await FreshDatabases("postgresql", directory, ("peer_ingest",)).create()
     run = PeerRun(rounds, duration, connections)
-    groups = [("a", ["full", "env"]), ("c", ["rel"]), ("d100", ["d100"]), ("d1000", ["d1000"])]
+    groups = [(mode, ours) for mode, ours in MODES.items() if mode in modes]
     try:
         ingest_url = ingest.urls["peer_ingest"]
         writer = writer_key(ingest_url, INGEST_TENANT, ["checkout"])
@@ -326,7 +335,8 @@ async def side_by_side(read_url: str, directory: Path, rounds: int, duration: in
                                         }
                                     )
                                     _say(result)
-            run.indexed = await _with_our_indexes(graphile.pid, duration, connections)
+            if {"d100", "d1000"} <= set(modes):
+                run.indexed = await _with_our_indexes(graphile.pid, duration, connections)
     finally:
         await ingest.drop()
     return run
