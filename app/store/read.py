@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -145,6 +146,8 @@ class TenantReader:
         self.direct = direct and direct_reads.applies(engine.dialect)
         """Statements of events rows go straight through asyncpg (``app.store.direct``), on PostgreSQL."""
         self._reads = _read_engine(engine, direct)
+        self.lateral = engine.dialect.name == "postgresql"
+        """A page's causes come from a LATERAL subquery (``_with_causes``)."""
         self._shared: _Shared | None = None
 
     @asynccontextmanager
@@ -225,10 +228,11 @@ class TenantReader:
         statement: Statement
         if self.direct and not query.filters:
             statement = _page_bound(self.tenant, query.order, size + 1, after, before, backward, causes)
+            # (the direct lane is PostgreSQL's: its shape with causes is the LATERAL one)
         else:
             statement = self._page_statement(query, size, after, before, travel_descending)
             if causes:
-                statement = _with_causes(statement, query.order.field, travel_descending)
+                statement = _with_causes(statement, query.order.field, travel_descending, self.lateral)
         found: dict[CauseKey, EventRecord | None] | None = None
         if causes:
             async with self._connect() as connection:
@@ -474,7 +478,8 @@ def _page_shape(
     order: Order, backward: bool, after: bool, before: bool, causes: bool, limit: int
 ) -> Select[tuple[object, ...]]:
     """An unfiltered page's statement as ``TenantReader._page_statement`` builds it, the values as parameters but
-    the limit, written in the text (with ``causes``, as ``_with_causes`` wraps it).
+    the limit, written in the text (with ``causes``, as ``_with_causes`` wraps it for PostgreSQL, the only
+    backend of this lane).
 
     With the limit a parameter, PostgreSQL estimates a generic plan at a tenth of the table and plans every
     execution of the prepared statement again (~0.1-0.3 ms); with it in the text, the generic plan (the one
@@ -491,15 +496,20 @@ def _page_shape(
             conditions.append(beyond(at, order, forward=forward))
     keys = _page_keys(order.field, order.descending != backward)
     page = select(events).where(*conditions).order_by(*keys).limit(literal_column(str(int(limit))))
-    return _with_causes(page, order.field, order.descending != backward) if causes else page
+    return _with_causes(page, order.field, order.descending != backward, lateral=True) if causes else page
 
 
-def _with_causes(page: Select[tuple[object, ...]], field: OrderField, descending: bool) -> Select[tuple[object, ...]]:
+def _with_causes(
+    page: Select[tuple[object, ...]], field: OrderField, descending: bool, lateral: bool
+) -> Select[tuple[object, ...]]:
     """``page``'s rows in its order, each followed by the columns of its cause (``cause_``-prefixed; nulls for none).
 
     The cause is ``cause_of``'s pick among the holders of the row's causationId: the row's own source first,
-    else the earliest recorded (one holder per source: the key is unique). Per row, a probe of the key's index
+    else the earliest recorded (one holder per source: the key is unique). Per row, probes of the key's index
     (tenant, event_id, source) and one of the primary key; the page itself is read as without causes.
+    On PostgreSQL (``lateral``) the cause is a ``LATERAL`` subquery with a ``LIMIT``, so it stays a probe per
+    row: joined plainly, a small table's plan hashes every event of the table instead. SQLite has no LATERAL
+    and only ever joins by nested loops.
     """
     inner = page.subquery("page")
     same_source, holder, cause = events.alias("same_source"), events.alias("holder"), events.alias("cause")
@@ -510,17 +520,24 @@ def _with_causes(page: Select[tuple[object, ...]], field: OrderField, descending
             same_source.c.event_id == inner.c.causation_id,
             same_source.c.source == inner.c.source,
         )
+        .correlate(inner)
         .scalar_subquery(),
-        select(func.min(holder.c.sequence))
+        # "+ 0": SQLite would otherwise take min() from the primary key (tenant, sequence), walking the tenant's
+        # events until one holds the id (all of them when none does); so it probes the key's index instead.
+        select(func.min(holder.c.sequence + literal_column("0")))
         .where(holder.c.tenant == inner.c.tenant, holder.c.event_id == inner.c.causation_id)
+        .correlate(inner)
         .scalar_subquery(),
     )
+    found = and_(cause.c.tenant == inner.c.tenant, cause.c.sequence == cause_sequence)
     keys = [inner.c.sequence] if field is OrderField.SEQUENCE else [inner.c.occurred_at, inner.c.sequence]
-    return (
-        select(inner, *(column.label(f"cause_{column.name}") for column in cause.columns))
-        .select_from(inner.outerjoin(cause, and_(cause.c.tenant == inner.c.tenant, cause.c.sequence == cause_sequence)))
-        .order_by(*(key.desc() if descending else key.asc() for key in keys))
-    )
+    order = [key.desc() if descending else key.asc() for key in keys]
+    if lateral:
+        one = select(cause).where(found).correlate(inner).limit(literal_column("1")).lateral("cause")
+        columns = [one.c[column.name].label(f"cause_{column.name}") for column in events.columns]
+        return select(inner, *columns).select_from(inner.outerjoin(one, true())).order_by(*order)
+    columns = [column.label(f"cause_{column.name}") for column in cause.columns]
+    return select(inner, *columns).select_from(inner.outerjoin(cause, found)).order_by(*order)
 
 
 def _page_bound(

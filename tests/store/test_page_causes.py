@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import random
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,7 +20,7 @@ from app.graphql.connection import AuditEventFilter, AuditEventOrder, OrderDirec
 from app.graphql.query import events_query
 from app.store.append import append
 from app.store.event_query import EventQuery, OrderField, position_of
-from app.store.read import TenantReader
+from app.store.read import TenantReader, _with_causes
 from app.store.records import NewEvent
 from tests.helpers import StatementCounter, stored_event
 
@@ -126,3 +128,40 @@ async def test_a_page_with_causes_is_one_statement(
     statements.statements.clear()
     page = await reader.page(events_query(None, None, None), size=100, causes=True)
     assert statements.count == 1 and page.causes
+
+
+def _scanned(plan: dict[str, Any]) -> int:
+    """Rows that scan nodes of a PostgreSQL plan produced, subplans included."""
+    own = plan["Actual Rows"] * plan.get("Actual Loops", 1) if "Scan" in plan["Node Type"] else 0
+    return own + sum(_scanned(child) for child in plan.get("Plans", []))
+
+
+async def test_a_page_with_causes_probes_by_key(engine: AsyncEngine, tenant: str, backend: str) -> None:
+    """Per row of the page, key look-ups only: never a walk over the tenant's events (e.g. SQLite taking
+    ``min(sequence)`` from the primary key until a row holds the id; none does for most rows here)."""
+    rng = random.Random(3)
+    await append(
+        engine,
+        [
+            _event(tenant, n, rng.choice(SOURCES), f"e{n}", f"missing-{n}" if n % 4 else f"e{n - 1}", rng)
+            for n in range(2000)
+        ],
+    )
+    reader = TenantReader(engine, tenant)
+    for query in _queries():
+        page = reader._page_statement(query, 20, None, None, query.order.descending)
+        statement = _with_causes(page, query.order.field, query.order.descending, reader.lateral)
+        sql = str(statement.compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
+        async with engine.connect() as connection:
+            if backend == "sqlite":
+                plan = [row[3] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+                probes = [line for line in plan if line.startswith(("SEARCH holder", "SEARCH same_source"))]
+                assert len(probes) == 2 and all("event_id=?" in line for line in probes), plan
+                assert any(line.startswith("SEARCH cause") and "sequence=?" in line for line in plan), plan
+            else:
+                await connection.exec_driver_sql("ANALYZE events")
+                (raw,) = (await connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")).scalar_one()
+                found = raw if isinstance(raw, dict) else json.loads(raw)[0]
+                scanned = _scanned(found["Plan"])
+                # The page's rows (21 at most, more when a filter skips some) and ≤ 3 probes' rows per row.
+                assert scanned <= 21 * 4 + 200, json.dumps(found)[:3000]
