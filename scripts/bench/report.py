@@ -6,6 +6,7 @@ page can be rendered again from it (``--render``).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sqlite3
@@ -483,12 +484,11 @@ def compare_section(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         "| measure | before | after | goal | after ÷ before |",
         "|---|---:|---:|---|---:|",
     ]
-    if before.get("plan") != after.get("plan") or before.get("quick") != after.get("quick"):
-        changed = sorted(
-            k
-            for k in {*before.get("plan", {}), *after.get("plan", {})}
-            if before.get("plan", {}).get(k) != after.get("plan", {}).get(k)
-        )
+    # As saved: a run compared in the process that measured it holds int keys and tuples where the JSON has
+    # strings and lists, which is no difference of plan.
+    old_plan, new_plan = (json.loads(json.dumps(run.get("plan", {}), default=str)) for run in (before, after))
+    if old_plan != new_plan or before.get("quick") != after.get("quick"):
+        changed = sorted(k for k in {*old_plan, *new_plan} if old_plan.get(k) != new_plan.get(k))
         lines[-2:-2] = [
             f"**Caution: the two runs had different plans** ({', '.join(changed) or 'quick mode'}):"
             " their ratios are not strictly comparable.",
