@@ -27,7 +27,7 @@ from tests.helpers import StatementCounter, stored_event
 SOURCES = ("checkout", "billing", "identity")
 
 
-def _event(tenant: str, n: int, source: str, event_id: str, causation_id: str | None, rng: random.Random) -> NewEvent:
+def _event(tenant: str, source: str, event_id: str, causation_id: str | None, rng: random.Random) -> NewEvent:
     event = stored_event(
         tenant=tenant,
         event_id=event_id,
@@ -50,21 +50,21 @@ async def _seed(engine: AsyncEngine, tenant: str) -> None:
         "only-c": ("identity",),
     }
     batch = [
-        _event(tenant, n, source, event_id, None, rng)
+        _event(tenant, source, event_id, None, rng)
         for n, (event_id, sources) in enumerate(holders.items())
         for source in sources
     ]
-    await append(engine, [dataclasses.replace(e, tenant="elsewhere-" + tenant) for e in batch[:1]])
-    await append(
-        engine, [_event("elsewhere-" + tenant, 0, "checkout", "other-tenant-only", None, rng)]
-    )  # never found from here
+    # Another tenant holds one of these ids too, and one id only it holds: neither is ever a cause here.
+    elsewhere = "elsewhere-" + tenant
+    await append(engine, [_event(elsewhere, "checkout", "shared-ab", None, rng)])
+    await append(engine, [_event(elsewhere, "checkout", "other-tenant-only", None, rng)])
     wanted = [*holders, "no-one", "other-tenant-only", None]
-    batch += [_event(tenant, 100 + n, rng.choice(SOURCES), f"effect-{n}", rng.choice(wanted), rng) for n in range(120)]
-    rng.shuffle(batch)
+    batch += [_event(tenant, rng.choice(SOURCES), f"effect-{n}", rng.choice(wanted), rng) for n in range(120)]
+    rng.shuffle(batch)  # some holders recorded after their effects, some before
     await append(engine, batch)
-    # Holders recorded after their effects: a cause is whatever is stored when the page is read.
-    await append(engine, [_event(tenant, 999, "identity", "late", None, rng)])
-    await append(engine, [_event(tenant, 1000, "checkout", "e-late", "late", rng)])
+    # An effect whose only holder has another source, in batches of their own.
+    await append(engine, [_event(tenant, "identity", "late", None, rng)])
+    await append(engine, [_event(tenant, "checkout", "e-late", "late", rng)])
 
 
 def _queries() -> list[EventQuery]:
@@ -143,7 +143,7 @@ async def test_a_page_with_causes_probes_by_key(engine: AsyncEngine, tenant: str
     await append(
         engine,
         [
-            _event(tenant, n, rng.choice(SOURCES), f"e{n}", f"missing-{n}" if n % 4 else f"e{n - 1}", rng)
+            _event(tenant, rng.choice(SOURCES), f"e{n}", f"missing-{n}" if n % 4 else f"e{n - 1}", rng)
             for n in range(2000)
         ],
     )
