@@ -14,7 +14,6 @@ new/base and the median saving are printed. Responses are checked equal first.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import types
@@ -28,7 +27,7 @@ from app.config import Settings
 from app.server import create_app
 from app.store.engine import create_engine
 from scripts.profile_http import DOCUMENTS
-from scripts.request_side_ab import _through, compared, interleaved_cpu
+from scripts.request_side_ab import _through, interleaved_cpu, print_compared
 
 SWAPS: dict[str, list[str]] = {
     "app.graphql.plan.run": ["Run.execute", "Run.connection", "Run.levels", "Run.edges"],
@@ -118,11 +117,7 @@ async def main() -> None:
         old, new = await interleaved_cpu(
             [(lambda: _apply(swaps, base=True), base_app), (lambda: _apply(swaps, base=False), app)], body, key, rounds
         )
-        ratio, saved = compared(new, old)
-        print(
-            f"{name}: base ({ref}) {statistics.median(old) * 1e6:.0f} µs, new {statistics.median(new) * 1e6:.0f} µs "
-            f"CPU/request; median ratio {ratio:.3f}; saved {saved * 1e6:.0f} µs"
-        )
+        print_compared(name, f"base ({ref})", old, "new", new)
     await engine.dispose()
 
 

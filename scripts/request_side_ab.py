@@ -89,11 +89,14 @@ async def interleaved_cpu(
     return figures
 
 
-def compared(new: list[float], old: list[float]) -> tuple[float, float]:
-    """The median per-round ratio new ÷ old and the median saving (seconds)."""
+def print_compared(name: str, old_label: str, old: list[float], new_label: str, new: list[float]) -> None:
+    """The medians per request of both sides, the median per-round ratio new ÷ old and the median saving."""
     ratio = statistics.median([x / y for x, y in zip(new, old, strict=True)])
     saved = statistics.median([y - x for x, y in zip(new, old, strict=True)])
-    return ratio, saved
+    print(
+        f"{name}: {old_label} {statistics.median(old) * 1e6:.0f} µs, {new_label} {statistics.median(new) * 1e6:.0f} µs "
+        f"CPU/request; median ratio {ratio:.3f}; saved {saved * 1e6:.0f} µs"
+    )
 
 
 async def main() -> None:
@@ -115,11 +118,7 @@ async def main() -> None:
             a, b = await _through(on, body, key), await _through(off, body, key)
         assert a[1]["body"] == b[1]["body"] and a[0]["headers"] == b[0]["headers"]
         without, with_ = await interleaved_cpu([(_nothing, off), (_nothing, on)], body, key, rounds)
-        ratio, saved = compared(with_, without)
-        print(
-            f"{name}: off {statistics.median(without) * 1e6:.0f} µs, on {statistics.median(with_) * 1e6:.0f} µs "
-            f"CPU/request; median ratio {ratio:.3f}; saved {saved * 1e6:.0f} µs"
-        )
+        print_compared(name, "off", without, "on", with_)
     await engine.dispose()
 
 
