@@ -97,7 +97,7 @@ class BatchLoader(Generic[K, V]):
 
     def load(self, key: K) -> asyncio.Future[V]:
         future = self._cache.get(key)
-        if future is None:
+        if future is None or future.cancelled():  # a waiter cancelled while awaiting it takes the future along
             future = asyncio.get_running_loop().create_future()
             self._cache[key] = self._pending[key] = future
             self._batcher.wake(self)
@@ -116,10 +116,14 @@ class BatchLoader(Generic[K, V]):
             values = await self._fetch(list(pending))
         except Exception as error:
             for future in pending.values():
-                future.set_exception(SharedFailure(error))
+                if not future.done():
+                    future.set_exception(SharedFailure(error))
             return
+        # A future is done already when the one task awaiting it was cancelled during the fetch (graphql-core
+        # drops the rest of a list whose item failed): that answer has no one to go to.
         for future, value in zip(pending.values(), values, strict=True):
-            future.set_result(value)
+            if not future.done():
+                future.set_result(value)
 
 
 LimitedKey = tuple[str, int]
