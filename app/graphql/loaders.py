@@ -96,12 +96,19 @@ class BatchLoader(Generic[K, V]):
         self._pending: dict[K, asyncio.Future[V]] = {}
 
     def load(self, key: K) -> asyncio.Future[V]:
+        """What ``key`` loads: the value once its round ran.
+
+        Every waiter of a key gets its own future (``asyncio.shield``) over the one the round completes: a
+        waiter that is cancelled (graphql-core drops the rest of a list whose item failed) cancels only its
+        own, not the answer other fields of the request are still waiting for. A key already loaded (or
+        primed) gives its done future itself.
+        """
         future = self._cache.get(key)
-        if future is None or future.cancelled():  # a waiter cancelled while awaiting it takes the future along
+        if future is None:
             future = asyncio.get_running_loop().create_future()
             self._cache[key] = self._pending[key] = future
             self._batcher.wake(self)
-        return future
+        return asyncio.shield(future)
 
     def prime(self, key: K, value: V) -> None:
         """Holds ``value`` as what ``key`` loads (one another statement already read), unless the key was asked for."""
@@ -116,14 +123,10 @@ class BatchLoader(Generic[K, V]):
             values = await self._fetch(list(pending))
         except Exception as error:
             for future in pending.values():
-                if not future.done():
-                    future.set_exception(SharedFailure(error))
+                future.set_exception(SharedFailure(error))
             return
-        # A future is done already when the one task awaiting it was cancelled during the fetch (graphql-core
-        # drops the rest of a list whose item failed): that answer has no one to go to.
         for future, value in zip(pending.values(), values, strict=True):
-            if not future.done():
-                future.set_result(value)
+            future.set_result(value)
 
 
 LimitedKey = tuple[str, int]

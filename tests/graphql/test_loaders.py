@@ -1,39 +1,87 @@
-"""BatchLoader: a key whose waiter was cancelled neither breaks its round nor poisons the key."""
+"""BatchLoader: a waiter that is cancelled cancels only itself, never its round or another waiter of its key."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import gc
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
+from app.errors import SharedFailure
 from app.graphql.loaders import Batcher, BatchLoader
+
+
+def _held_fetch(
+    fetched: list[list[str]], release: asyncio.Event, *, fail: bool = False
+) -> Callable[[Sequence[str]], Awaitable[list[str]]]:
+    async def fetch(keys: Sequence[str]) -> list[str]:
+        fetched.append(list(keys))
+        await release.wait()
+        if fail:
+            raise RuntimeError("the database went away")
+        return [key.upper() for key in keys]
+
+    return fetch
 
 
 async def test_a_cancelled_waiter_does_not_break_the_round_or_the_key() -> None:
     fetched: list[list[str]] = []
     release = asyncio.Event()
-
-    async def fetch(keys: Sequence[str]) -> list[str]:
-        fetched.append(list(keys))
-        await release.wait()
-        return [key.upper() for key in keys]
-
     batcher = Batcher()
-    loader = BatchLoader(batcher, fetch)
+    loader = BatchLoader(batcher, _held_fetch(fetched, release))
     with batcher.deferring():
         waiter = asyncio.ensure_future(loader.load("a"))  # a resolver awaiting its key, as a task
         other = loader.load("b")
     flushed = asyncio.ensure_future(batcher.flush())
     await asyncio.sleep(0)  # the round is fetching
-    waiter.cancel()  # cancels the future it awaits, as graphql-core dropping the rest of a failed list does
+    waiter.cancel()  # as graphql-core dropping the rest of a failed list does
     await asyncio.sleep(0)
     release.set()
-    await flushed  # raised InvalidStateError before: a result set on the cancelled future
+    await flushed  # raised InvalidStateError once: a result set on a cancelled future
     assert await other == "B"
     with pytest.raises(asyncio.CancelledError):
         await waiter
+    again = loader.load("a")  # the key's answer was kept: no second statement
+    assert again.done() and await again == "A" and fetched == [["a", "b"]]
+
+
+async def test_a_cancelled_waiter_leaves_the_other_waiters_of_its_key_their_answer() -> None:
+    fetched: list[list[str]] = []
+    release = asyncio.Event()
+    batcher = Batcher()
+    loader = BatchLoader(batcher, _held_fetch(fetched, release))
     with batcher.deferring():
-        again = loader.load("a")  # a live future, fetched in the next round: not the cancelled one
-    await batcher.flush()
-    assert await again == "A" and fetched == [["a", "b"], ["a"]]
+        dropped = asyncio.ensure_future(loader.load("a"))  # one field of the request, in a list that failed
+        kept = asyncio.ensure_future(loader.load("a"))  # another field asking for the same event
+    flushed = asyncio.ensure_future(batcher.flush())
+    await asyncio.sleep(0)
+    dropped.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    await flushed
+    assert await kept == "A"  # was CancelledError: both waited on one future, which the first cancelled
+    assert dropped.cancelled() and fetched == [["a"]]
+
+
+async def test_a_failed_round_fails_every_live_waiter_and_warns_of_none() -> None:
+    fetched: list[list[str]] = []
+    release = asyncio.Event()
+    batcher = Batcher()
+    loader = BatchLoader(batcher, _held_fetch(fetched, release, fail=True))
+    unretrieved: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: unretrieved.append(context))
+    with batcher.deferring():
+        dropped = asyncio.ensure_future(loader.load("a"))
+        kept = asyncio.ensure_future(loader.load("a"))
+    flushed = asyncio.ensure_future(batcher.flush())
+    await asyncio.sleep(0)
+    dropped.cancel()
+    release.set()
+    await flushed
+    with pytest.raises(SharedFailure):
+        await kept
+    del dropped, kept
+    gc.collect()
+    await asyncio.sleep(0)
+    assert unretrieved == []  # the cancelled waiter's share of the failure is not left "never retrieved"
