@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import random
 from typing import Any
 
 import pytest
@@ -133,3 +134,34 @@ async def test_every_instant_the_gateway_writes_is_read_back_by_filters_and_sear
     ):
         body = await api.post(FILTER, variables, key="reader")
         assert not body.get("errors"), (variables, body)
+
+
+def _field_by_field(value: dt.datetime) -> str:
+    """DESIGN.md's form written field by field (what ``canonical_timestamp`` wrote before it cut ``isoformat``)."""
+    u = value.astimezone(dt.UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
+
+
+def test_canonical_timestamp_is_the_field_by_field_form() -> None:
+    """Over the edges (years 1, 999, 1000, 9999, microseconds 0, 1, 999999, offsets up to ±23:59 that cross a day
+    or a year, ``fold``) and a seeded sample of the whole range: the same text, the hashes' input."""
+    offsets = [dt.UTC, *(dt.timezone(dt.timedelta(minutes=m)) for m in (-1439, -570, -1, 1, 330, 1439))]
+    moments = [
+        dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
+        for year, month, day in ((1, 1, 2), (999, 12, 31), (1000, 1, 1), (1970, 1, 1), (2024, 2, 29), (9999, 12, 30))
+        for hour, minute, second in ((0, 0, 0), (23, 59, 59), (12, 30, 0))
+        for micro in (0, 1, 10, 999999)
+        for zone in offsets
+    ]
+    moments += [dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)]
+    moments += [dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=dt.timezone(dt.timedelta(hours=-4)))]
+    rng = random.Random(11)
+    start, span = (
+        dt.datetime(1, 1, 2, tzinfo=dt.UTC),
+        (dt.datetime(9999, 12, 30, tzinfo=dt.UTC) - dt.datetime(1, 1, 2, tzinfo=dt.UTC)),
+    )
+    for _ in range(20_000):
+        moment = start + dt.timedelta(microseconds=rng.randrange(span // dt.timedelta(microseconds=1)))
+        moments.append(moment.astimezone(rng.choice(offsets)))
+    for moment in moments:
+        assert canonical_timestamp(moment) == _field_by_field(moment), moment
