@@ -154,8 +154,9 @@ def canonical_timestamp(value: dt.datetime) -> str:
 
     (``strftime("%Y")`` writes year 1 as ``1`` on glibc, which is not the ``YYYY`` of DESIGN.md's recipe.)
     ``isoformat`` of the UTC instant always writes a 4-digit year and ``+00:00``, and the microseconds unless
-    they are 0: cut and completed, it is that form at a third of the cost of formatting each field (every
-    event hashes two; tests/contracts/test_timestamps.py compares both forms over every year and offset).
+    they are 0: cut and completed, it is that form at two thirds of the cost of formatting each field (2.3 ->
+    1.5 µs a call, medians of 21 interleaved timeit rounds; every event hashes two).
+    tests/contracts/test_timestamps.py compares both forms over every year and offset.
     """
     u = value.astimezone(dt.UTC)
     return u.isoformat()[:-6] + ("Z" if u.microsecond else ".000000Z")
