@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 
@@ -12,9 +13,20 @@ from app.errors import SharedFailure
 from app.graphql.loaders import Batcher, BatchLoader
 
 
-def _held_fetch(
-    fetched: list[list[str]], release: asyncio.Event, *, fail: bool = False
-) -> Callable[[Sequence[str]], Awaitable[list[str]]]:
+@dataclass
+class Held:
+    """A loader whose fetch records the keys of each round and answers (or fails) once ``release`` is set."""
+
+    batcher: Batcher
+    loader: BatchLoader[str, str]
+    fetched: list[list[str]]
+    release: asyncio.Event
+
+
+def _held(*, fail: bool = False) -> Held:
+    fetched: list[list[str]] = []
+    release = asyncio.Event()
+
     async def fetch(keys: Sequence[str]) -> list[str]:
         fetched.append(list(keys))
         await release.wait()
@@ -22,14 +34,13 @@ def _held_fetch(
             raise RuntimeError("the database went away")
         return [key.upper() for key in keys]
 
-    return fetch
+    batcher = Batcher()
+    return Held(batcher, BatchLoader(batcher, fetch), fetched, release)
 
 
 async def test_a_cancelled_waiter_does_not_break_the_round_or_the_key() -> None:
-    fetched: list[list[str]] = []
-    release = asyncio.Event()
-    batcher = Batcher()
-    loader = BatchLoader(batcher, _held_fetch(fetched, release))
+    held = _held()
+    batcher, loader, fetched, release = held.batcher, held.loader, held.fetched, held.release
     with batcher.deferring():
         waiter = asyncio.ensure_future(loader.load("a"))  # a resolver awaiting its key, as a task
         other = loader.load("b")
@@ -47,10 +58,8 @@ async def test_a_cancelled_waiter_does_not_break_the_round_or_the_key() -> None:
 
 
 async def test_a_cancelled_waiter_leaves_the_other_waiters_of_its_key_their_answer() -> None:
-    fetched: list[list[str]] = []
-    release = asyncio.Event()
-    batcher = Batcher()
-    loader = BatchLoader(batcher, _held_fetch(fetched, release))
+    held = _held()
+    batcher, loader, fetched, release = held.batcher, held.loader, held.fetched, held.release
     with batcher.deferring():
         dropped = asyncio.ensure_future(loader.load("a"))  # one field of the request, in a list that failed
         kept = asyncio.ensure_future(loader.load("a"))  # another field asking for the same event
@@ -65,10 +74,8 @@ async def test_a_cancelled_waiter_leaves_the_other_waiters_of_its_key_their_answ
 
 
 async def test_a_failed_round_fails_every_live_waiter_and_warns_of_none() -> None:
-    fetched: list[list[str]] = []
-    release = asyncio.Event()
-    batcher = Batcher()
-    loader = BatchLoader(batcher, _held_fetch(fetched, release, fail=True))
+    held = _held(fail=True)
+    batcher, loader, release = held.batcher, held.loader, held.release
     unretrieved: list[dict[str, object]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: unretrieved.append(context))
     with batcher.deferring():
