@@ -1,7 +1,7 @@
 """The one append path: deduplicate → chain → insert, in one transaction, under the tenants' head locks.
 
 Two implementations of the same steps. On PostgreSQL the locked section runs inside the database: one call of
-``audit_append`` (migrations 0003, 0004) in an implicit transaction, so the locks are taken and released (with the
+``audit_append`` (migrations 0003-0005) in an implicit transaction, so the locks are taken and released (with the
 COMMIT) within one round trip and no Python runs while they are held: concurrent writers of one tenant do not
 queue behind each other's request parsing. The Python path (``append_in_python``) is the reference, serves
 SQLite, and takes over on a PostgreSQL database without the function (counted in ``PATHS``, logged once).
@@ -43,7 +43,9 @@ logger = logging.getLogger(__name__)
 PATHS: collections.Counter[str] = collections.Counter()
 """Calls of each append path in this process (one per flush of ``group_commit``): ``database`` (PostgreSQL's
 ``audit_append``), ``python`` (SQLite), and ``python:no-function`` (a PostgreSQL database without the function:
-the reference path, logged once)."""
+the reference path, logged once). ``database:stored-keys`` counts the database calls whose batch held a key
+already stored: the function's insert of the batch as a whole was refused and its look-up path answered
+(migration 0005)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +389,9 @@ async def append_in_database(
         return None
     if len(answers) != len(unique):
         raise RuntimeError(f"audit_append answered {len(answers)} rows for {len(unique)} events")
+    if any(stored is not None for *_, stored in answers):
+        # A stored key refused the function's insert of the batch as a whole: its look-up path answered.
+        PATHS["database:stored-keys"] += 1
     known: list[EventRecord] = []
     was_stored: list[bool] = []
     chained = EventRecord.chained

@@ -154,6 +154,9 @@ def handmade(tenants: list[str]) -> list[list[NewEvent]]:
         ],
         # A wide batch over many tenants, some of them new, in descending order.
         [event(t, f"w{i}", data={"i": i}) for i, t in enumerate(sorted(tenants, reverse=True) * 3)],
+        # One stored key after many new events of two tenants: the whole insert is refused and rolled back,
+        # then the look-up path stores the new ones (the sequences continue as if the first try never was).
+        [*[event(t, f"late{i}") for i in range(40) for t in (b, a)], event(a, "e1", outcome="FAILURE")],
     ]
     # Wide integers repeated against the stored row: the value read back from JSONB decides the duplicate.
     batches.append([event(a, "wide", data=wide), event(a, "wide", data={**wide, "big": 2**70 + 1})])
@@ -257,12 +260,20 @@ async def _run_both(
 ) -> tuple[list[list[AppendResult]], list[str]]:
     python, database = engines
     expected: list[list[AppendResult]] = []
+    stored: set[tuple[str, str, str]] = set()
     for number, batch in enumerate(batches):
         stamp = T0 + dt.timedelta(seconds=number, microseconds=number * 7)
         clock: Callable[[], dt.datetime] = lambda stamp=stamp: stamp  # noqa: E731
         reference = await append_in_python(python, batch, clock=clock)
+        before = append_module.PATHS["database:stored-keys"]
         fast = await append_in_database(database, batch, clock=clock)
         assert fast == reference, f"batch {number}: the results differ"
+        keys = [(e.tenant, e.source, e.event_id) for e in batch]
+        # The function's look-up path answers exactly the batches that hold a key stored by an earlier batch;
+        # every other batch (in-batch repeats included: settled before the call) is inserted as a whole.
+        holds_stored = any(key in stored for key in keys)
+        assert append_module.PATHS["database:stored-keys"] - before == int(holds_stored), f"batch {number}"
+        stored.update(keys)
         expected.append(reference)
     reference_rows, fast_rows = await _rows(python, tenants), await _rows(database, tenants)
     assert fast_rows[1] == reference_rows[1], "the chain heads differ"
@@ -290,6 +301,7 @@ async def test_handmade_corpus_stores_identical_rows(engines: tuple[AsyncEngine,
         "Conflict",
         "Accepted",
     ]
+    assert [type(r).__name__ for r in results[-2]] == ["Accepted"] * 80 + ["Conflict"]
     assert [type(r).__name__ for r in results[-1]] == ["Duplicate", "Conflict"]
     assert any("1180591620717411303424" in row for row in rows), "2**70 stored exactly"
 
@@ -328,7 +340,8 @@ async def test_the_database_path_is_one_statement(engines: tuple[AsyncEngine, As
         finally:
             sa_event.remove(engine.sync_engine, "before_cursor_execute", counter)
         if name == "database":
-            assert paths == {"database": 2}
+            # The second batch is all stored keys: the function's look-up path answered it, and says so.
+            assert paths == {"database": 2, "database:stored-keys": 1}
     assert counts["database"] == 2, "one statement per batch, COMMIT included (no BEGIN, no COMMIT statement)"
 
 
@@ -358,8 +371,9 @@ async def _restore_function(engine: AsyncEngine) -> None:
         await connection.execute(text(migration.CREATE))
 
 
-async def test_0004_downgrades_to_the_0003_function_and_back(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """0004 replaces the function in place; its downgrade puts 0003's back: appends work, and chain, at each step."""
+async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """0004 and 0005 replace the function in place; each downgrade puts the previous one back: appends work,
+    and chain, at each step (0005's insert-first body, 0004's look-up-first body, 0003's)."""
     from alembic import command
 
     from app.store.engine import WRITE
@@ -379,19 +393,27 @@ async def test_0004_downgrades_to_the_0003_function_and_back(engines: tuple[Asyn
             query = text("SELECT pg_get_functiondef('audit_append'::regproc)")
             return str((await connection.execute(query)).scalar_one())
 
-    assert "any_stored" in await definition()
+    def kinds(results: list[AppendResult] | None) -> list[str]:
+        assert results is not None
+        return [type(r).__name__ for r in results]
+
+    assert "refused" in await definition()
     try:
+        await step("0004", command.downgrade)
+        assert await current_revision(database) == "0004"
+        body = await definition()
+        assert "any_stored" in body and "refused" not in body
+        assert kinds(await append_in_database(database, [event(tenant, "a"), event(tenant, "b")])) == ["Accepted"] * 2
         await step("0003", command.downgrade)
         assert await current_revision(database) == "0003"
         assert "any_stored" not in await definition()
-        first = await append_in_database(database, [event(tenant, "a"), event(tenant, "b")])
         again = await append_in_database(database, [event(tenant, "a"), event(tenant, "c")])
-        assert first is not None and again is not None
-        assert [type(r).__name__ for r in first + again] == ["Accepted", "Accepted", "Duplicate", "Accepted"]
+        assert kinds(again) == ["Duplicate", "Accepted"]
     finally:
         await step("head", command.upgrade)
-    assert await current_revision(database) == head_revision() == "0004"
-    assert "any_stored" in await definition()
+    assert await current_revision(database) == head_revision() == "0005"
+    assert "refused" in await definition()
     later = await append_in_database(database, [event(tenant, "c"), event(tenant, "d")])
-    assert later is not None and [type(r).__name__ for r in later] == ["Duplicate", "Accepted"]
+    assert kinds(later) == ["Duplicate", "Accepted"]
+    assert kinds(await append_in_database(database, [event(tenant, "e")])) == ["Accepted"]
     assert (await verify_chain(database, tenant)).ok
