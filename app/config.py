@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     fast_ingest: bool = True
     # The collector's first threshold in a serving process, after freezing the start-up heap (app/gc_tuning.py);
     # 0 leaves Python's (700).
-    gc_threshold: int = 20_000
+    gc_threshold: int = 200_000
     # Hardening (#13): a request's whole life, the verify range per call, and the HTTP server's limits.
     request_timeout_ms: int = 30_000
     max_verify_range: int = 100_000
