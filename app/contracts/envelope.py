@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.contracts.values import PRECHECKS, ContractModel, Id, IpAddress, Name, Text, Timestamp
+from app.contracts.values import PRECHECKS, ContractModel, DatetimeConstraint, Id, IpAddress, Name, Text, Timestamp
 from app.errors import Code
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -42,6 +42,11 @@ def _not_too_early(value: dt.datetime) -> dt.datetime:
     if value < EARLIEST_OCCURRED_AT:
         raise PydanticCustomError(Code.TOO_EARLY, "must not be before 1970-01-01T00:00:00Z")
     return value
+
+
+PRECHECKS[_not_in_future] = DatetimeConstraint("now_op", "past")
+"""Before now passes ``_not_in_future`` (which allows five minutes ahead); a clock ahead of ours takes the models."""
+PRECHECKS[_not_too_early] = Field(ge=EARLIEST_OCCURRED_AT)
 
 
 def _traceparent(value: str) -> str:

@@ -12,11 +12,20 @@ import functools
 import ipaddress
 import re
 import unicodedata
-from typing import Annotated, NewType
+from dataclasses import dataclass
+from typing import Annotated, Any, NewType
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    PlainSerializer,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from app.contracts.currencies import ISO_4217
 from app.errors import BadUserInput, Code
@@ -123,17 +132,36 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class DatetimeConstraint:
+    """A native constraint of pydantic-core's datetime schema, as ``Annotated`` metadata.
+
+    E.g. ``DatetimeConstraint("tz_constraint", 0)``: only instants at offset 0 pass, in Rust.
+    """
+
+    key: str
+    value: Any
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = handler(source)
+        if schema["type"] != "datetime":
+            raise TypeError(f"{self} constrains a datetime, not a {schema['type']}")
+        return {**schema, self.key: self.value}
+
+
 PRECHECKS: dict[object, object] = {
     _identifier: StringConstraints(pattern=r"\A[!-~]*\z"),
     _name: StringConstraints(pattern=r"\A[a-z0-9][a-z0-9_.-]*\z"),
     _non_negative: Field(ge=0),
     _currency: StringConstraints(pattern=rf"\A(?:{'|'.join(sorted(ISO_4217))})\z"),
+    _utc: DatetimeConstraint("tz_constraint", 0),
 }
 """Rule → a native (Rust) constraint that only values the rule accepts unchanged can pass.
 
 ``app.contracts.fast`` puts these in place of the Python rules in its twins of the contract models:
 visible ASCII (no space) passes ``_identifier`` (printable, no whitespace or Cf, ASCII so NFC);
-``_name``'s pattern itself; ``_non_negative`` as ``ge=0``; the currency codes as one pattern. Rules
+``_name``'s pattern itself; ``_non_negative`` as ``ge=0``; the currency codes as one pattern; ``_utc`` as
+offset 0 (the instant it would return, equal, its ``tzinfo`` aside: another offset takes the models). Rules
 declared elsewhere add theirs (``envelope._traceparent``). Free text keeps ``_printable`` (one C-speed
 ``isprintable``): an ASCII-only pattern would send every name with an accent the slow way (twin, then
 the models: ~2× the validation), for no measurable gain on ASCII.

@@ -338,6 +338,8 @@ _ARGUMENTS = (
     ("suffix", "bytea[]"),
 )
 _COLUMNS = tuple(name for name, _ in _ARGUMENTS if name not in ("recorded_at", "prefix", "suffix"))
+_OPTIONAL = frozenset(c.name for c in events.c if c.nullable and c.name in _COLUMNS)
+"""The nullable columns: each goes to ``audit_append`` as one NULL when no event of the batch has a value."""
 
 APPEND_CALL = text(
     "SELECT * FROM audit_append(" + ", ".join(f"CAST(:{name} AS {type_})" for name, type_ in _ARGUMENTS) + ")"
@@ -449,12 +451,17 @@ def _sqlstate(error: BaseException) -> str | None:
 
 
 def _parameters(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str, Any]:
-    """The function's arguments: one array per column (one element per event), the canonical halves, the time."""
+    """The function's arguments: one array per column (one element per event; NULL for an optional column no
+    event has), the canonical halves, the time."""
     transposed = list(zip(*map(_column_values, batch), strict=True)) or [() for _ in _COLUMNS]
-    columns: dict[str, list[Any]] = {name: list(values) for name, values in zip(_COLUMNS, transposed, strict=True)}
+    columns: dict[str, list[Any] | None] = {}
+    for name, values in zip(_COLUMNS, transposed, strict=True):
+        # An optional column no event has goes as one NULL: the function's unnest pads it with NULLs (the same
+        # rows), and the driver spends a check per element of an array (empty optionals are common).
+        columns[name] = None if name in _OPTIONAL and values.count(None) == len(values) else list(values)
     halves = [canonical_parts(event, tenant=event.tenant, recorded_at=recorded_at) for event in batch]
-    columns["occurred_at"] = [_utc(value) for value in columns["occurred_at"]]
-    columns["data"] = [_json(value) for value in columns["data"]]
+    columns["occurred_at"] = [_utc(value) for value in transposed[_COLUMNS.index("occurred_at")]]
+    columns["data"] = [_json(value) for value in transposed[_COLUMNS.index("data")]]
     return {
         **columns,
         "recorded_at": _utc(recorded_at),
