@@ -31,7 +31,7 @@ from app.store.migrate import upgrade
 from scripts import generate
 from scripts.bench.servers import admin, postgres_url
 
-COLUMNS = [name for name, _ in append_module._ARGUMENTS if name not in ("recorded_at", "prefix", "suffix")]
+COLUMNS = [name for name, _ in append_module._ARGUMENTS if name not in ("recorded_at", "prefix", "suffix", "count")]
 TYPES = dict(append_module._ARGUMENTS)
 PEER_TABLE = """
 CREATE TABLE peer_events (
@@ -47,6 +47,14 @@ PEER_COLUMNS = [
     "tenant", "event_id", "source", "type", "occurred_at", "actor_type", "actor_id", "target_type", "target_id",
     "outcome", "correlation_id", "causation_id", "data",
 ]  # fmt: skip
+
+
+def _full(column: list[object] | None, size: int) -> list[object]:
+    """A column as one element per event (``audit_append`` takes a column no event has as NULL, and a column the
+    same for every event as one element; a plain insert's unnest would pad either with NULLs)."""
+    if column is None:
+        return [None] * size
+    return column * size if len(column) == 1 else column
 
 
 def _unnest(columns: list[str]) -> str:
@@ -117,9 +125,11 @@ async def probe(url: str, total: int, rounds: int) -> None:
                 elif kind in statements:
                     first = sequences[kind] * 10**6  # one statement's rows share a base: unique (tenant, sequence)
                     sequences[kind] += 1
-                    await statements[kind].fetch(*(values[name] for name in COLUMNS), first, values["recorded_at"])
+                    await statements[kind].fetch(
+                        *(_full(values[name], size) for name in COLUMNS), first, values["recorded_at"]
+                    )
                 else:
-                    await peer.fetch(*(values[name] for name in PEER_COLUMNS))
+                    await peer.fetch(*(_full(values[name], size) for name in PEER_COLUMNS))
                 times[kind].append(time.perf_counter() - start)
         for kind in kinds:
             per_event = statistics.median(times[kind][1:]) / size * 1e6

@@ -336,10 +336,10 @@ _ARGUMENTS = (
     ("data", "jsonb[]"),
     ("prefix", "bytea[]"),
     ("suffix", "bytea[]"),
+    ("count", "integer"),
 )
-_COLUMNS = tuple(name for name, _ in _ARGUMENTS if name not in ("recorded_at", "prefix", "suffix"))
+_COLUMNS = tuple(name for name, _ in _ARGUMENTS if name not in ("recorded_at", "prefix", "suffix", "count"))
 _OPTIONAL = frozenset(c.name for c in events.c if c.nullable and c.name in _COLUMNS)
-"""The nullable columns: each goes to ``audit_append`` as one NULL when no event of the batch has a value."""
 
 APPEND_CALL = text(
     "SELECT * FROM audit_append(" + ", ".join(f"CAST(:{name} AS {type_})" for name, type_ in _ARGUMENTS) + ")"
@@ -387,7 +387,10 @@ async def append_in_database(
         global _missing_logged
         if not _missing_logged:
             _missing_logged = True
-            logger.warning("audit_append is missing (run `audit-gateway db upgrade`): appending through Python")
+            logger.warning(
+                "audit_append is missing or older than this code (run `audit-gateway db upgrade`): "
+                "appending through Python"
+            )
         return None
     if len(answers) != len(unique):
         raise RuntimeError(f"audit_append answered {len(answers)} rows for {len(unique)} events")
@@ -451,23 +454,36 @@ def _sqlstate(error: BaseException) -> str | None:
 
 
 def _parameters(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str, Any]:
-    """The function's arguments: one array per column (one element per event; NULL for an optional column no
-    event has), the canonical halves, the time."""
+    """The function's arguments: one array per column (one element per event, see ``_column``), the canonical
+    halves, the time."""
     transposed = list(zip(*map(_column_values, batch), strict=True)) or [() for _ in _COLUMNS]
     columns: dict[str, list[Any] | None] = {}
     for name, values in zip(_COLUMNS, transposed, strict=True):
-        # An optional column no event has goes as one NULL: the function's unnest pads it with NULLs (the same
-        # rows), and the driver spends a check per element of an array (empty optionals are common).
-        columns[name] = None if name in _OPTIONAL and values.count(None) == len(values) else list(values)
+        if name == "occurred_at":
+            values = tuple(map(_utc, values))
+        elif name == "data":
+            values = tuple(map(_json, values))
+        columns[name] = _column(name, values)
     halves = [canonical_parts(event, tenant=event.tenant, recorded_at=recorded_at) for event in batch]
-    columns["occurred_at"] = [_utc(value) for value in transposed[_COLUMNS.index("occurred_at")]]
-    columns["data"] = [_json(value) for value in transposed[_COLUMNS.index("data")]]
     return {
         **columns,
         "recorded_at": _utc(recorded_at),
         "prefix": [prefix for prefix, _ in halves],
         "suffix": [suffix for _, suffix in halves],
+        "count": len(batch),
     }
+
+
+def _column(name: str, values: tuple[Any, ...]) -> list[Any] | None:
+    """One column's argument, as ``audit_append`` (migration 0005) reads it: one NULL for an optional column no
+    event has, one element for a column the same for every event (never ``event_id``: it gives the batch's
+    length), else one element per event. The driver checks and encodes every element of an array in Python,
+    and the database decodes each: a batch's tenant, source, type, outcome… are usually one value."""
+    if name in _OPTIONAL and values.count(None) == len(values):
+        return None
+    if name != "event_id" and len(values) > 1 and values.count(values[0]) == len(values):
+        return [values[0]]
+    return list(values)
 
 
 _column_values: Callable[[NewEvent], tuple[Any, ...]] = operator.attrgetter(*_COLUMNS)

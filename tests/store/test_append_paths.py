@@ -372,8 +372,9 @@ async def _restore_function(engine: AsyncEngine) -> None:
 
 
 async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """0004 and 0005 replace the function in place; each downgrade puts the previous one back: appends work,
-    and chain, at each step (0005's insert-first body, 0004's look-up-first body, 0003's)."""
+    """0004 replaced 0003's function in place; 0005's has a new signature (``p_count``, and shorter columns). Each
+    downgrade puts the previous function back, and this code, which only speaks 0005's, then finds none and
+    appends through Python, visibly; upgraded again, through the database. The chain holds at each step."""
     from alembic import command
 
     from app.store.engine import WRITE
@@ -388,32 +389,62 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
             async with connection.begin():
                 await connection.run_sync(lambda sync: move(_config(sync), target))
 
-    async def definition() -> str:
+    async def definitions() -> list[str]:
         async with database.connect() as connection:
-            query = text("SELECT pg_get_functiondef('audit_append'::regproc)")
-            return str((await connection.execute(query)).scalar_one())
+            query = text(
+                "SELECT pg_get_functiondef(p.oid) FROM pg_proc p WHERE p.proname = 'audit_append' ORDER BY p.oid"
+            )
+            return [str(row[0]) for row in await connection.execute(query)]
 
-    def kinds(results: list[AppendResult] | None) -> list[str]:
-        assert results is not None
+    async def appended(batch: list[NewEvent], path: str) -> list[str]:
+        before = append_module.PATHS[path]
+        results = await append(database, batch)
+        assert append_module.PATHS[path] == before + 1, path
         return [type(r).__name__ for r in results]
 
-    assert "refused" in await definition()
+    (body,) = await definitions()
+    assert "p_count integer" in body and "refused" in body
     try:
         await step("0004", command.downgrade)
         assert await current_revision(database) == "0004"
-        body = await definition()
-        assert "any_stored" in body and "refused" not in body
-        assert kinds(await append_in_database(database, [event(tenant, "a"), event(tenant, "b")])) == ["Accepted"] * 2
+        (body,) = await definitions()
+        assert "any_stored" in body and "p_count" not in body
+        assert await appended([event(tenant, "a"), event(tenant, "b")], "python:no-function") == ["Accepted"] * 2
         await step("0003", command.downgrade)
         assert await current_revision(database) == "0003"
-        assert "any_stored" not in await definition()
-        again = await append_in_database(database, [event(tenant, "a"), event(tenant, "c")])
-        assert kinds(again) == ["Duplicate", "Accepted"]
+        (body,) = await definitions()
+        assert "any_stored" not in body
+        again = await appended([event(tenant, "a"), event(tenant, "c")], "python:no-function")
+        assert again == ["Duplicate", "Accepted"]
     finally:
         await step("head", command.upgrade)
     assert await current_revision(database) == head_revision() == "0005"
-    assert "refused" in await definition()
-    later = await append_in_database(database, [event(tenant, "c"), event(tenant, "d")])
-    assert kinds(later) == ["Duplicate", "Accepted"]
-    assert kinds(await append_in_database(database, [event(tenant, "e")])) == ["Accepted"]
+    (body,) = await definitions()
+    assert "p_count integer" in body
+    assert await appended([event(tenant, "c"), event(tenant, "d")], "database") == ["Duplicate", "Accepted"]
+    assert await appended([event(tenant, "e"), event(tenant, "f")], "database") == ["Accepted"] * 2
     assert (await verify_chain(database, tenant)).ok
+
+
+def test_columns_go_short_where_they_can() -> None:
+    """What the function is sent (``_column``): one element for a column the same for every event, NULL for an
+    optional column no event has, never fewer ids or canonical halves than events."""
+    same = append_module._parameters([event("t", f"e{i}") for i in range(3)], T0)
+    assert same["count"] == 3 and same["event_id"] == ["e0", "e1", "e2"]
+    assert same["tenant"] == ["t"] and same["source"] == ["checkout"] and len(same["occurred_at"]) == 1
+    assert same["causation_id"] is None and same["traceparent"] is None
+    assert len(same["prefix"]) == len(same["suffix"]) == 3
+    mixed = append_module._parameters([event("t", "a"), event("u", "a", causation_id="x")], T0)
+    assert mixed["tenant"] == ["t", "u"] and mixed["causation_id"] == [None, "x"] and mixed["event_id"] == ["a", "a"]
+    assert append_module._parameters([event("t", "a")], T0)["event_id"] == ["a"]
+
+
+async def test_the_function_refuses_ids_that_are_not_one_per_event(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    _, database = engines
+    tenant = f"n_{uuid.uuid4().hex[:6]}"
+    values = append_module._parameters([event(tenant, "a"), event(tenant, "b")], T0)
+    values["count"] = 3
+    with pytest.raises(Exception, match="3 events, but 2 ids"):
+        async with database.connect() as connection:
+            await connection.execute(append_module.APPEND_CALL, values)
+    assert await _rows(database, [tenant]) == ([], [])

@@ -1,12 +1,17 @@
 """PostgreSQL: ``audit_append`` inserts a batch of new events without looking each key up first.
 
-The function of 0004, same arguments, same answer, same rows. Before, every call looked each event's key up in
-``events`` (one probe of the unique key per event) and chained in a loop over that look-up's rows; now it
+The function of 0004, same answer, same rows; its arguments may be shorter (below). Before, every call looked
+each event's key up in ``events`` (one probe of the unique key per event) and chained in a loop over that
+look-up's rows; now it
 first chains the batch in position order from the locked heads and inserts it as a whole. The unique key
 refuses the insert if any key is already stored (the heads are held, so only a committed event can hold it);
 the attempt is then rolled back to its block and 0004's path runs, unchanged, and answers the stored rows.
 So the look-up runs only for batches that hold a stored key (retries, duplicates), and a stored row in the
 answer is the sign that it ran (``app.store.append.PATHS`` counts ``database:stored-keys``).
+
+Its arguments: ``p_count``, the number of events, is new; a column the same for every event may come as one
+element, and an optional column no event has as NULL (``app.store.append._column``): the driver checks and
+encodes each element of an array in Python, and the database decodes each.
 
 Also gone with the look-up in the usual batch: its plan on a young table. Without statistics, the planner
 sometimes probed the primary key (tenant, sequence) instead of the unique key, reading every event of the
@@ -37,7 +42,7 @@ CREATE OR REPLACE FUNCTION audit_append(
     p_actor_type text[], p_actor_id text[], p_actor_display_name text[], p_actor_ip text[],
     p_actor_user_agent text[], p_target_type text[], p_target_id text[], p_target_display_name text[],
     p_outcome text[], p_correlation_id text[], p_causation_id text[], p_traceparent text[],
-    p_data jsonb[], p_prefix bytea[], p_suffix bytea[]
+    p_data jsonb[], p_prefix bytea[], p_suffix bytea[], p_count integer
 ) RETURNS TABLE (
     pos integer, new_sequence bigint, new_hash text, new_previous_hash text,
     tenant varchar, sequence bigint, event_id varchar, source varchar, type varchar, schema_version integer,
@@ -55,7 +60,7 @@ SET enable_mergejoin = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    n integer := cardinality(p_tenant);
+    n integer := p_count;
     tenants text[];
     locked integer;
     sequences bigint[] := array_fill(NULL::bigint, ARRAY[n]);
@@ -73,6 +78,70 @@ DECLARE
     i integer;
     refused boolean := false;
 BEGIN
+    -- p_count events. A column the same for every event may come as one element (p_event_id, p_prefix and
+    -- p_suffix never do): it stands for that element n times. A NULL array is a column no event has: unnest
+    -- pads it with NULLs.
+    IF cardinality(p_event_id) IS DISTINCT FROM n OR cardinality(p_prefix) IS DISTINCT FROM n
+        OR cardinality(p_suffix) IS DISTINCT FROM n THEN
+        RAISE EXCEPTION 'audit_append: % events, but % ids and % canonical halves', n,
+            cardinality(p_event_id), cardinality(p_prefix) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF n > 1 THEN
+        IF cardinality(p_tenant) = 1 THEN
+            p_tenant := array_fill(p_tenant[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_source) = 1 THEN
+            p_source := array_fill(p_source[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_type) = 1 THEN
+            p_type := array_fill(p_type[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_schema_version) = 1 THEN
+            p_schema_version := array_fill(p_schema_version[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_occurred_at) = 1 THEN
+            p_occurred_at := array_fill(p_occurred_at[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_actor_type) = 1 THEN
+            p_actor_type := array_fill(p_actor_type[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_actor_id) = 1 THEN
+            p_actor_id := array_fill(p_actor_id[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_actor_display_name) = 1 THEN
+            p_actor_display_name := array_fill(p_actor_display_name[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_actor_ip) = 1 THEN
+            p_actor_ip := array_fill(p_actor_ip[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_actor_user_agent) = 1 THEN
+            p_actor_user_agent := array_fill(p_actor_user_agent[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_target_type) = 1 THEN
+            p_target_type := array_fill(p_target_type[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_target_id) = 1 THEN
+            p_target_id := array_fill(p_target_id[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_target_display_name) = 1 THEN
+            p_target_display_name := array_fill(p_target_display_name[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_outcome) = 1 THEN
+            p_outcome := array_fill(p_outcome[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_correlation_id) = 1 THEN
+            p_correlation_id := array_fill(p_correlation_id[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_causation_id) = 1 THEN
+            p_causation_id := array_fill(p_causation_id[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_traceparent) = 1 THEN
+            p_traceparent := array_fill(p_traceparent[1], ARRAY[n]);
+        END IF;
+        IF cardinality(p_data) = 1 THEN
+            p_data := array_fill(p_data[1], ARRAY[n]);
+        END IF;
+    END IF;
     SELECT array_agg(DISTINCT t ORDER BY t) INTO tenants FROM unnest(p_tenant) AS t;
     -- Lock the heads in tenant order (the Python path's order: no deadlock between the two either);
     -- a tenant's first batch creates its head, then locks them all again, in order.
@@ -241,12 +310,23 @@ END $$
 """
 
 
+ARGUMENTS_0004 = (
+    "text[], text[], text[], text[], integer[], timestamptz[], timestamptz, text[], text[], text[], text[], text[], "
+    "text[], text[], text[], text[], text[], text[], text[], jsonb[], bytea[], bytea[]"
+)
+"""0004's argument types; this function adds ``p_count integer``: a new signature, so that code and function
+always agree on how the arrays are read (code of either side meeting the other's function finds none, and
+appends through Python, logged)."""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS audit_append({ARGUMENTS_0004})")
         op.execute(CREATE)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS audit_append({ARGUMENTS_0004}, integer)")
         previous = importlib.import_module("app.store.migrations.versions.0004_append_answers_new_events")
         op.execute(previous.CREATE)
