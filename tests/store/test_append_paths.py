@@ -448,3 +448,24 @@ async def test_the_function_refuses_ids_that_are_not_one_per_event(engines: tupl
         async with database.connect() as connection:
             await connection.execute(append_module.APPEND_CALL, values)
     assert await _rows(database, [tenant]) == ([], [])
+
+
+async def test_the_planning_setting_of_the_stored_keys_path_ends_with_the_call(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    """The stored-keys path plans its look-up on every call (``force_custom_plan``, set inside the function);
+    the caller's setting is the same after the call, inside a transaction too, whichever path ran."""
+    _, database = engines
+    tenant = f"plan_{uuid.uuid4().hex[:6]}"
+    async with database.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            await connection.execute(text("SET plan_cache_mode = force_generic_plan"))
+            for batch in ([event(tenant, "a")], [event(tenant, "a"), event(tenant, "b")]):
+                await connection.execute(append_module.APPEND_CALL, append_module._parameters(batch, T0))
+                setting = (await connection.execute(text("SHOW plan_cache_mode"))).scalar_one()
+                assert setting == "force_generic_plan"
+            stored = await connection.execute(text("SELECT count(*) FROM events WHERE tenant = :t"), {"t": tenant})
+            assert stored.scalar_one() == 2
+        finally:
+            await transaction.rollback()  # the setting and the rows with it
