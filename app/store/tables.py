@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -78,9 +79,32 @@ events = Table(
     Index("ix_events_type", "tenant", "type", "sequence"),
     Index("ix_events_source", "tenant", "source", "sequence"),
     Index("ix_events_actor", "tenant", "actor_id", "sequence"),
-    Index("ix_events_target", "tenant", "target_type", "target_id", "sequence"),
-    Index("ix_events_correlation", "tenant", "correlation_id", "sequence"),
-    Index("ix_events_causation", "tenant", "causation_id", "sequence"),
+    # Optional columns: only the events that have a value (a filter always names one; migration 0006).
+    Index(
+        "ix_events_target",
+        "tenant",
+        "target_type",
+        "target_id",
+        "sequence",
+        postgresql_where=text("target_type IS NOT NULL"),
+        sqlite_where=text("target_type IS NOT NULL"),
+    ),
+    Index(
+        "ix_events_correlation",
+        "tenant",
+        "correlation_id",
+        "sequence",
+        postgresql_where=text("correlation_id IS NOT NULL"),
+        sqlite_where=text("correlation_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_events_causation",
+        "tenant",
+        "causation_id",
+        "sequence",
+        postgresql_where=text("causation_id IS NOT NULL"),
+        sqlite_where=text("causation_id IS NOT NULL"),
+    ),
     Index("ix_events_occurred", "tenant", "occurred_at", "sequence"),
     Index("ix_events_recorded", "tenant", "recorded_at", "sequence"),
 )

@@ -418,7 +418,7 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
         assert again == ["Duplicate", "Accepted"]
     finally:
         await step("head", command.upgrade)
-    assert await current_revision(database) == head_revision() == "0005"
+    assert await current_revision(database) == head_revision() == "0006"
     (body,) = await definitions()
     assert "p_count integer" in body
     assert await appended([event(tenant, "c"), event(tenant, "d")], "database") == ["Duplicate", "Accepted"]
