@@ -186,7 +186,7 @@ def canonical_timestamp(value: dt.datetime) -> str:
     1.5 µs a call, medians of 21 interleaved timeit rounds; every event hashes two).
     tests/contracts/test_timestamps.py compares both forms over every year and offset.
     """
-    u = value.astimezone(dt.UTC)
+    u = value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)  # most already are: no copy
     return u.isoformat()[:-6] + ("Z" if u.microsecond else ".000000Z")
 
 

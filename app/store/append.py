@@ -494,7 +494,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
     """What ``UtcDateTime`` binds on PostgreSQL: an aware instant, in UTC; a naive one is refused the same way."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given to UtcDateTime")
-    return value.astimezone(dt.UTC)
+    return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
 
 
 def _json(data: dict[str, Any]) -> str:
