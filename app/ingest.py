@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,15 +81,14 @@ VALIDATED: collections.Counter[str] = collections.Counter()
 
 def validate_fast(submission: Submission, principal: Principal) -> NewEvent | None:
     """The event when the twins accept it and the caller may write it; None: ask ``validate_reference``."""
-    contract = BY_INPUT_MEMBER.get(submission.member)
-    if contract is None:
+    found = _TWIN_DATA.get(submission.member)
+    if found is None:
         return None
+    contract, validate_data = found
     try:
         # The validators themselves (what model_validate calls, minus its Python frame).
         envelope: Envelope = _validate_envelope(submission.envelope, from_attributes=True)
-        data: ContractModel = twin(contract.model).__pydantic_validator__.validate_python(
-            submission.data, from_attributes=True
-        )
+        data: ContractModel = validate_data(submission.data, from_attributes=True)
     except ValidationError:
         return None
     tenant = envelope.tenant
@@ -161,8 +160,11 @@ def validate_reference(submission: Submission, principal: Principal) -> NewEvent
 
 
 _validate_envelope = twin(Envelope).__pydantic_validator__.validate_python
-for _contract in BY_INPUT_MEMBER.values():
-    twin(_contract.model)  # built once, at import, not during a request
+_TWIN_DATA: dict[str, tuple[Contract, Callable[..., Any]]] = {
+    member: (contract, twin(contract.model).__pydantic_validator__.validate_python)
+    for member, contract in BY_INPUT_MEMBER.items()
+}
+"""Per ``EventDataInput`` member, its contract and its twin's validator: built once, at import."""
 
 
 def _new_event(envelope: Envelope, tenant: str, contract: Contract, data: ContractModel) -> NewEvent:
