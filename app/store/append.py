@@ -48,9 +48,51 @@ already stored: the function's insert of the batch as a whole was refused and it
 (migration 0005)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Accepted:
-    record: EventRecord
+    """The event is stored: ``record`` is it, at its place in the chain.
+
+    The database path knows each new event and its link (``Accepted.linked``); the record is built the first
+    time it is read, so a caller that only counts what was accepted (most producers) never builds one (~6% of
+    the server's CPU per event of a batch of 1,000). Equal when the records are equal, however each was made.
+    """
+
+    __slots__ = ("_event", "_link", "_record")
+
+    def __init__(self, record: EventRecord) -> None:
+        self._record: EventRecord | None = record
+        self._event: NewEvent | None = None
+        self._link: tuple[int, dt.datetime, str, str] | None = None
+
+    @classmethod
+    def linked(
+        cls, event: NewEvent, *, sequence: int, recorded_at: dt.datetime, hash: str, previous_hash: str
+    ) -> Accepted:
+        accepted = cls.__new__(cls)
+        accepted._record = None
+        accepted._event = event
+        accepted._link = (sequence, recorded_at, hash, previous_hash)
+        return accepted
+
+    @property
+    def record(self) -> EventRecord:
+        if self._record is None:
+            assert self._event is not None and self._link is not None
+            sequence, recorded_at, hash_, previous_hash = self._link
+            self._record = EventRecord.chained(
+                self._event, sequence=sequence, recorded_at=recorded_at, hash=hash_, previous_hash=previous_hash
+            )
+        return self._record
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Accepted):
+            return NotImplemented
+        return self.record == other.record
+
+    def __hash__(self) -> int:
+        return hash(self.record)
+
+    def __repr__(self) -> str:
+        return f"Accepted(record={self.record!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,19 +439,16 @@ async def append_in_database(
     if any(stored is not None for *_, stored in answers):
         # A stored key refused the function's insert of the batch as a whole: its look-up path answered.
         PATHS["database:stored-keys"] += 1
-    known: list[EventRecord] = []
-    was_stored: list[bool] = []
-    chained = EventRecord.chained
+    known: list[EventRecord | Accepted] = []
+    linked = Accepted.linked
     for event, (sequence, hash_, previous_hash, stored) in zip(unique, answers, strict=True):
         if stored is not None:
             known.append(stored)
-            was_stored.append(True)
         else:
             assert sequence is not None and hash_ is not None and previous_hash is not None
             known.append(
-                chained(event, sequence=sequence, recorded_at=recorded_at, hash=hash_, previous_hash=previous_hash)
+                linked(event, sequence=sequence, recorded_at=recorded_at, hash=hash_, previous_hash=previous_hash)
             )
-            was_stored.append(False)
     results: list[AppendResult] = []
     answered = [False] * len(unique)
     for event in batch:
@@ -417,11 +456,12 @@ async def append_in_database(
         prior = known[index]
         if not answered[index]:
             answered[index] = True
-            if not was_stored[index]:
-                results.append(Accepted(prior))
+            if isinstance(prior, Accepted):
+                results.append(prior)
                 continue
         # A stored event under this key, or an earlier event of this batch: the reference path's comparison.
-        results.append(Duplicate(prior) if content(prior) == content(event) else Conflict(prior))
+        record = prior.record if isinstance(prior, Accepted) else prior
+        results.append(Duplicate(record) if content(record) == content(event) else Conflict(record))
     return results
 
 

@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.store import append as append_module
 from app.store import direct
-from app.store.append import AppendResult, append, append_in_database, append_in_python
+from app.store.append import Accepted, AppendResult, append, append_in_database, append_in_python
 from app.store.chain import canonical_bytes, canonical_parts
 from app.store.engine import create_engine
 from app.store.migrate import upgrade
-from app.store.records import NewEvent
+from app.store.records import EventRecord, NewEvent
 from app.store.verify import verify_chain
 from tests.helpers import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, StatementCounter, postgres_admin
 
@@ -469,3 +469,28 @@ async def test_the_planning_setting_of_the_stored_keys_path_ends_with_the_call(
             assert stored.scalar_one() == 2
         finally:
             await transaction.rollback()  # the setting and the rows with it
+
+
+async def test_the_database_path_builds_a_record_only_when_it_is_read(
+    engines: tuple[AsyncEngine, AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Accepted.linked``: a caller that only counts builds no record; each is built once, when first read,
+    and equals the reference path's."""
+    python, database = engines
+    built: list[str] = []
+    chained = EventRecord.chained.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[EventRecord], event: NewEvent, **link: Any) -> EventRecord:
+        built.append(event.event_id)
+        return chained(cls, event, **link)  # type: ignore[no-any-return]
+
+    tenant = f"lazy_{uuid.uuid4().hex[:6]}"
+    batch = [event(tenant, "a"), event(tenant, "b"), event(tenant, "c")]
+    reference = await append_in_python(python, batch, clock=lambda: T0)
+    monkeypatch.setattr(EventRecord, "chained", classmethod(counted))
+    results = await append_in_database(database, batch, clock=lambda: T0)
+    assert results is not None and all(isinstance(result, Accepted) for result in results)
+    assert built == []
+    record = results[1].record
+    assert built == ["b"] and results[1].record is record
+    assert results == reference and built == ["b", "a", "c"]
