@@ -15,8 +15,8 @@ The first generation counts container objects allocated minus freed, so the thre
 requests in flight hold at their peak, not what they allocate. At 20,000 (the first default), batches of
 1,000 (the largest a request may send) still triggered collections: under 10 s of ``gwbench.mjs d1000`` the
 server spent 1.26 s of its 14.5 s of CPU in collections, start-up's included (``gc.callbacks``); at 200,000,
-0.45 s. What can wait is
-cyclic garbage only (reference counting frees the rest at once), at most 200,000 objects' worth.
+0.45 s. What can wait is cyclic garbage only (reference counting frees the rest at once), at most 200,000
+objects' worth.
 tests/test_gc_tuning.py counts the collections during one such request at each threshold.
 """
 

@@ -48,6 +48,13 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 
+
+def _only_present(name: str, *columns: str, present: str) -> Index:
+    """An index of the events whose ``present`` column has a value, on both backends."""
+    where = text(f"{present} IS NOT NULL")
+    return Index(name, *columns, postgresql_where=where, sqlite_where=where)
+
+
 events = Table(
     "events",
     metadata,
@@ -80,31 +87,9 @@ events = Table(
     Index("ix_events_source", "tenant", "source", "sequence"),
     Index("ix_events_actor", "tenant", "actor_id", "sequence"),
     # Optional columns: only the events that have a value (a filter always names one; migration 0006).
-    Index(
-        "ix_events_target",
-        "tenant",
-        "target_type",
-        "target_id",
-        "sequence",
-        postgresql_where=text("target_type IS NOT NULL"),
-        sqlite_where=text("target_type IS NOT NULL"),
-    ),
-    Index(
-        "ix_events_correlation",
-        "tenant",
-        "correlation_id",
-        "sequence",
-        postgresql_where=text("correlation_id IS NOT NULL"),
-        sqlite_where=text("correlation_id IS NOT NULL"),
-    ),
-    Index(
-        "ix_events_causation",
-        "tenant",
-        "causation_id",
-        "sequence",
-        postgresql_where=text("causation_id IS NOT NULL"),
-        sqlite_where=text("causation_id IS NOT NULL"),
-    ),
+    _only_present("ix_events_target", "tenant", "target_type", "target_id", "sequence", present="target_type"),
+    _only_present("ix_events_correlation", "tenant", "correlation_id", "sequence", present="correlation_id"),
+    _only_present("ix_events_causation", "tenant", "causation_id", "sequence", present="causation_id"),
     Index("ix_events_occurred", "tenant", "occurred_at", "sequence"),
     Index("ix_events_recorded", "tenant", "recorded_at", "sequence"),
 )

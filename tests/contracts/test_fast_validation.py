@@ -83,32 +83,29 @@ def _not_common(submission: Submission) -> bool:
     """A valid event the twins may leave to the reference: some string is not printable ASCII (an id), or some
     instant is not at offset 0, or ``occurredAt`` is not before now (the models allow five minutes ahead)."""
 
-    def strings(node: Any) -> list[str]:
+    def leaves(node: Any) -> list[Any]:
         if isinstance(node, dict):
-            return [text for value in node.values() for text in strings(value)]
+            return [leaf for value in node.values() for leaf in leaves(value)]
         if isinstance(node, list):
-            return [text for value in node for text in strings(value)]
-        return [node] if isinstance(node, str) else []
+            return [leaf for value in node for leaf in leaves(value)]
+        return [node]
 
-    def instants(node: Any) -> list[dt.datetime]:
-        if isinstance(node, dict):
-            return [moment for value in node.values() for moment in instants(value)]
-        if isinstance(node, list):
-            return [moment for value in node for moment in instants(value)]
-        if isinstance(node, str):
+    def instant(leaf: Any) -> dt.datetime | None:
+        if isinstance(leaf, str):
             try:
-                node = dt.datetime.fromisoformat(node)  # a Python caller may hand the text itself
+                leaf = dt.datetime.fromisoformat(leaf)  # a Python caller may hand the text itself
             except ValueError:
-                return []
-        return [node] if isinstance(node, dt.datetime) and node.tzinfo is not None else []
+                return None
+        return leaf if isinstance(leaf, dt.datetime) and leaf.tzinfo is not None else None
 
-    texts = strings([submission.envelope, submission.data])
-    moments = instants([submission.envelope, submission.data])
-    occurred = instants([submission.envelope.get("occurredAt")]) if isinstance(submission.envelope, dict) else []
+    given = leaves([submission.envelope, submission.data])
+    texts = [leaf for leaf in given if isinstance(leaf, str)]
+    moments = [moment for leaf in given if (moment := instant(leaf)) is not None]
+    occurred = instant(submission.envelope.get("occurredAt")) if isinstance(submission.envelope, dict) else None
     return (
         any(not (text.isascii() and text.isprintable()) for text in texts)
         or any(moment.utcoffset() != dt.timedelta(0) for moment in moments)
-        or any(moment >= dt.datetime.now(dt.UTC) for moment in occurred)
+        or (occurred is not None and occurred >= dt.datetime.now(dt.UTC))
     )
 
 

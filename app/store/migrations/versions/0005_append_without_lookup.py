@@ -2,8 +2,8 @@
 
 The function of 0004, same answer, same rows; its arguments may be shorter (below). Before, every call looked
 each event's key up in ``events`` (one probe of the unique key per event) and chained in a loop over that
-look-up's rows; now it
-first chains the batch in position order from the locked heads and inserts it as a whole. The unique key
+look-up's rows; now it first chains the batch in position order from the locked heads and inserts it as a
+whole. The unique key
 refuses the insert if any key is already stored (the heads are held, so only a committed event can hold it);
 the attempt is then rolled back to its block and 0004's path runs, unchanged, and answers the stored rows.
 So the look-up runs only for batches that hold a stored key (retries, duplicates), and a stored row in the
