@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth.principal import Principal
 from app.contracts.declare import Contract
 from app.contracts.envelope import Envelope
-from app.contracts.fast import twin
+from app.contracts.fast import Twin, twin
 from app.contracts.problems import Problem, problems_from
 from app.contracts.registry import BY_INPUT_MEMBER
 from app.contracts.values import ContractModel
@@ -80,44 +80,46 @@ VALIDATED: collections.Counter[str] = collections.Counter()
 
 
 def validate_fast(submission: Submission, principal: Principal) -> NewEvent | None:
-    """The event when the twins accept it and the caller may write it; None: ask ``validate_reference``."""
+    """The event when the twins accept it and the caller may write it; None: ask ``validate_reference``.
+
+    The twins take mappings (decoded JSON, coerced GraphQL variables); anything else is the models' to read.
+    """
     found = _TWIN_DATA.get(submission.member)
-    if found is None:
+    if found is None or not isinstance(submission.envelope, dict) or not isinstance(submission.data, dict):
         return None
-    contract, validate_data = found
+    contract, data_twin = found
     try:
-        # The validators themselves (what model_validate calls, minus its Python frame).
-        envelope: Envelope = _validate_envelope(submission.envelope, from_attributes=True)
-        data: ContractModel = validate_data(submission.data, from_attributes=True)
+        envelope = _validate_envelope(submission.envelope)
+        data = data_twin.validate(submission.data)
     except ValidationError:
         return None
-    tenant = envelope.tenant
+    tenant = envelope["tenant"]
     if tenant is None and len(principal.tenants) == 1:
         (tenant,) = principal.tenants
-    if tenant is None or tenant not in principal.tenants or envelope.source not in principal.sources:
+    if tenant is None or tenant not in principal.tenants or envelope["source"] not in principal.sources:
         return None
-    actor, target = envelope.actor, envelope.target
+    actor, target = envelope["actor"], envelope["target"]
     return NewEvent.from_values(
         (
             tenant,
-            envelope.event_id,
-            envelope.source,
+            envelope["event_id"],
+            envelope["source"],
             contract.name,
             contract.version,
-            envelope.occurred_at,
-            actor.type._value_,  # the enum's value (``.value`` is a property: two calls)
-            actor.id,
-            actor.display_name,
-            actor.ip,
-            actor.user_agent,
-            target.type if target is not None else None,
-            target.id if target is not None else None,
-            target.display_name if target is not None else None,
-            envelope.outcome._value_,
-            envelope.correlation_id,
-            envelope.causation_id,
-            envelope.traceparent,
-            data.__pydantic_serializer__.to_python(data, mode="json", by_alias=True),
+            envelope["occurred_at"],
+            actor["type"]._value_,  # the enum's value (``.value`` is a property: two calls)
+            actor["id"],
+            actor["display_name"],
+            actor["ip"],
+            actor["user_agent"],
+            target["type"] if target is not None else None,
+            target["id"] if target is not None else None,
+            target["display_name"] if target is not None else None,
+            envelope["outcome"]._value_,
+            envelope["correlation_id"],
+            envelope["causation_id"],
+            envelope["traceparent"],
+            data_twin.dump(data),
         )
     )
 
@@ -159,12 +161,20 @@ def validate_reference(submission: Submission, principal: Principal) -> NewEvent
     return _new_event(envelope, tenant, contract, data)
 
 
-_validate_envelope = twin(Envelope).__pydantic_validator__.validate_python
-_TWIN_DATA: dict[str, tuple[Contract, Callable[..., Any]]] = {
-    member: (contract, twin(contract.model).__pydantic_validator__.validate_python)
+def _envelope_twin() -> Callable[[Any], dict[str, Any]]:
+    found = twin(Envelope)
+    if found is None:
+        raise TypeError("the envelope has no twin: every event would take the contract models")
+    return found.validate
+
+
+_validate_envelope = _envelope_twin()
+_TWIN_DATA: dict[str, tuple[Contract, Twin]] = {
+    member: (contract, found)
     for member, contract in BY_INPUT_MEMBER.items()
+    if (found := twin(contract.model)) is not None
 }
-"""Per ``EventDataInput`` member, its contract and its twin's validator: built once, at import."""
+"""Per ``EventDataInput`` member with a twin, its contract and twin: built once, at import."""
 
 
 def _new_event(envelope: Envelope, tenant: str, contract: Contract, data: ContractModel) -> NewEvent:

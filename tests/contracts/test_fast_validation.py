@@ -13,17 +13,20 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import typing
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, field_validator
 
 from app.auth.principal import Principal, Scope
 from app.config import Settings
 from app.contracts.envelope import Envelope
 from app.contracts.fast import twin
 from app.contracts.registry import BY_INPUT_MEMBER, CURRENT
+from app.contracts.values import ContractModel, Id
 from app.demo import SOURCES as DEMO_SOURCES
 from app.graphql.fast_ingest import _submission
 from app.graphql.input_coercion import Unsupported, compile_closures
@@ -233,11 +236,42 @@ def test_every_contract_example_takes_the_twins() -> None:
             assert assert_same(Submission(envelope=envelope, member=contract.input_member, data=example))
 
 
-def test_twins_are_subclasses_with_the_same_fields() -> None:
+def test_every_contract_has_a_twin_with_the_same_fields() -> None:
     for model in [Envelope, *(c.model for c in BY_INPUT_MEMBER.values())]:
         fast = twin(model)
-        assert issubclass(fast, model) and list(fast.model_fields) == list(model.model_fields)
-        assert {n: f.alias for n, f in fast.model_fields.items()} == {n: f.alias for n, f in model.model_fields.items()}
+        assert fast is not None, model
+        assert list(typing.get_type_hints(fast.typed_dict)) == list(model.model_fields)
+        schema = TypeAdapter(fast.typed_dict).core_schema
+        fields = schema["fields"] if schema["type"] == "typed-dict" else schema["schema"]["fields"]
+        assert {n: f.get("validation_alias") for n, f in fields.items()} == {
+            n: f.alias for n, f in model.model_fields.items()
+        }
+
+
+def test_a_model_the_twins_do_not_mirror_has_no_twin() -> None:
+    """A validator of another kind than ``mode="after"`` on the model: its events take the contract models."""
+
+    class Checked(ContractModel):
+        name: Id
+
+        @field_validator("name")
+        @classmethod
+        def _lower(cls, value: str) -> str:
+            return value.lower()
+
+    class Holder(ContractModel):
+        checked: Checked
+
+    assert twin(Checked) is None
+    assert twin(Holder) is None
+
+
+def test_the_envelopes_model_validator_runs_on_the_twin() -> None:
+    """``causationId`` equal to ``eventId`` is refused by the twin, so the reference reports SELF_CAUSATION."""
+    (submission,) = coerced([{**base(1), "causationId": base(1)["eventId"]}]) or []
+    assert validate_fast(submission, PRINCIPALS["one-tenant"]) is None
+    rejected = validate(submission, PRINCIPALS["one-tenant"])
+    assert isinstance(rejected, Rejected) and [p.code for p in rejected.problems] == ["SELF_CAUSATION"]
 
 
 def test_from_values_builds_the_keyword_constructors_event() -> None:
