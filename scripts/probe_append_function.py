@@ -32,7 +32,9 @@ from scripts import generate
 from scripts.bench.servers import admin, postgres_url
 
 COLUMNS = [name for name, _ in append_module._ARGUMENTS if name not in ("recorded_at", "prefix", "suffix", "count")]
-TYPES = dict(append_module._ARGUMENTS)
+_NOT_TEXT = {"schema_version": "integer[]", "occurred_at": "timestamptz[]", "data": "jsonb[]"}
+TYPES = {name: _NOT_TEXT.get(name, "text[]") for name in COLUMNS}
+"""The plain inserts' arguments: one array per column (``audit_append`` takes text columns joined, migration 0007)."""
 PEER_TABLE = """
 CREATE TABLE peer_events (
   seq bigserial PRIMARY KEY, tenant text NOT NULL, event_id text NOT NULL, source text NOT NULL, type text NOT NULL,
@@ -118,10 +120,12 @@ async def probe(url: str, total: int, rounds: int) -> None:
                 batch, events[:size] = events[:size], []
                 if len(batch) < size:
                     raise SystemExit("not enough events: raise --events")
-                values = append_module._parameters(batch, dt.datetime.now(dt.UTC))
+                now = dt.datetime.now(dt.UTC)
+                values = append_module.arrays(batch, now)
+                arguments = append_module._parameters(batch, now)
                 start = time.perf_counter()
                 if kind == "audit_append":
-                    await call.fetch(*(values[name] for name, _ in append_module._ARGUMENTS))
+                    await call.fetch(*(arguments[name] for name, _ in append_module._ARGUMENTS))
                 elif kind in statements:
                     first = sequences[kind] * 10**6  # one statement's rows share a base: unique (tenant, sequence)
                     sequences[kind] += 1

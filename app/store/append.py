@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import TextualSelect
 
 from app.store import direct, group_commit
 from app.store.chain import GENESIS_HASH, canonical_bytes, canonical_parts, content, link
@@ -45,7 +46,8 @@ PATHS: collections.Counter[str] = collections.Counter()
 ``audit_append``), ``python`` (SQLite), and ``python:no-function`` (a PostgreSQL database without the function:
 the reference path, logged once). ``database:stored-keys`` counts the database calls whose batch held a key
 already stored: the function's insert of the batch as a whole was refused and its look-up path answered
-(migration 0005)."""
+(migration 0005). ``database:arrays`` counts those sent as arrays to ``audit_append_arrays``, because a value
+held one of the separators of ``audit_append``'s text arguments (no validated event does; migration 0007)."""
 
 
 class Accepted:
@@ -356,43 +358,60 @@ def _array(values: list[str]) -> BindParameter[list[str]]:
 # PostgreSQL: the locked section in one statement -----------------------------------------------------------------
 
 _ARGUMENTS = (
-    ("tenant", "text[]"),
-    ("event_id", "text[]"),
-    ("source", "text[]"),
-    ("type", "text[]"),
+    ("tenant", "text"),
+    ("event_id", "text"),
+    ("source", "text"),
+    ("type", "text"),
     ("schema_version", "integer[]"),
     ("occurred_at", "timestamptz[]"),
     ("recorded_at", "timestamptz"),
-    ("actor_type", "text[]"),
-    ("actor_id", "text[]"),
-    ("actor_display_name", "text[]"),
-    ("actor_ip", "text[]"),
-    ("actor_user_agent", "text[]"),
-    ("target_type", "text[]"),
-    ("target_id", "text[]"),
-    ("target_display_name", "text[]"),
-    ("outcome", "text[]"),
-    ("correlation_id", "text[]"),
-    ("causation_id", "text[]"),
-    ("traceparent", "text[]"),
-    ("data", "jsonb[]"),
-    ("prefix", "bytea[]"),
-    ("suffix", "bytea[]"),
+    ("actor_type", "text"),
+    ("actor_id", "text"),
+    ("actor_display_name", "text"),
+    ("actor_ip", "text"),
+    ("actor_user_agent", "text"),
+    ("target_type", "text"),
+    ("target_id", "text"),
+    ("target_display_name", "text"),
+    ("outcome", "text"),
+    ("correlation_id", "text"),
+    ("causation_id", "text"),
+    ("traceparent", "text"),
+    ("data", "text"),
+    ("prefix", "text"),
+    ("suffix", "text"),
     ("count", "integer"),
 )
+"""``audit_append``'s arguments (migration 0007): a column of text (``data`` and the canonical halves included) as
+one text, each element after a U+001F, a NULL element as U+001E (``_joined``); the others as arrays."""
 _COLUMNS = tuple(name for name, _ in _ARGUMENTS if name not in ("recorded_at", "prefix", "suffix", "count"))
+_JOINED = frozenset(name for name, type_ in _ARGUMENTS if type_ == "text")
+UNIT, NULL_ELEMENT = "\x1f", "\x1e"
 _OPTIONAL = frozenset(c.name for c in events.c if c.nullable and c.name in _COLUMNS)
 
-APPEND_CALL = text(
-    "SELECT * FROM audit_append(" + ", ".join(f"CAST(:{name} AS {type_})" for name, type_ in _ARGUMENTS) + ")"
-).columns(
-    column("pos", Integer),
-    column("new_sequence", BigInteger),
-    column("new_hash", String),
-    column("new_previous_hash", String),
-    *(column(c.name, c.type) for c in events.c),
-)
+_ARRAY_TYPES = {"data": "jsonb[]", "prefix": "bytea[]", "suffix": "bytea[]"}
+
+
+def _function_call(name: str, types: dict[str, str]) -> TextualSelect:
+    """``SELECT * FROM name(...)`` with every argument cast, and the answer's columns typed."""
+    arguments = ", ".join(f"CAST(:{argument} AS {types[argument]})" for argument, _ in _ARGUMENTS)
+    return text(f"SELECT * FROM {name}({arguments})").columns(
+        column("pos", Integer),
+        column("new_sequence", BigInteger),
+        column("new_hash", String),
+        column("new_previous_hash", String),
+        *(column(c.name, c.type) for c in events.c),
+    )
+
+
+APPEND_CALL = _function_call("audit_append", dict(_ARGUMENTS))
 """One call; its result: per event given, in order, its new link, or the row already stored under its key."""
+APPEND_ARRAYS_CALL = _function_call(
+    "audit_append_arrays",
+    {name: _ARRAY_TYPES.get(name, f"{type_}[]" if type_ == "text" else type_) for name, type_ in _ARGUMENTS},
+)
+"""The same call with ``arrays`` (the function ``audit_append`` splits its texts into): for a batch with a value
+that holds a separator."""
 
 UNDEFINED_FUNCTION = "42883"
 _missing_logged = False
@@ -418,11 +437,16 @@ async def append_in_database(
             first[key] = len(unique)
             unique.append(event)
     recorded_at = (clock or utc_now)()
-    parameters = _parameters(unique, recorded_at)
+    values = arrays(unique, recorded_at)
+    try:
+        parameters, statement = _encoded(values), APPEND_CALL
+    except Unencodable:
+        PATHS["database:arrays"] += 1
+        parameters, statement = values, APPEND_ARRAYS_CALL
     try:
         async with engine.connect() as connection:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            answers = await _call(connection, parameters)
+            answers = await _call(connection, statement, parameters)
     except Exception as error:
         if _sqlstate(error) != UNDEFINED_FUNCTION:
             raise
@@ -470,13 +494,13 @@ Answer = tuple[int | None, str | None, str | None, EventRecord | None]
 _ANSWER_COLUMNS = ("pos", "new_sequence", "new_hash", "new_previous_hash", *(c.name for c in events.c))
 
 
-async def _call(connection: AsyncConnection, parameters: dict[str, Any]) -> list[Answer]:
+async def _call(connection: AsyncConnection, statement: TextualSelect, parameters: dict[str, Any]) -> list[Answer]:
     """The call, through asyncpg on the pooled connection where ``app.store.direct`` applies (it counts which
     way it went); the same call through SQLAlchemy elsewhere. Both give the same answers
     (tests/store/test_append_paths.py runs the database path both ways)."""
-    fetched = await direct.fetch(connection, direct.Bound(APPEND_CALL, parameters))
+    fetched = await direct.fetch(connection, direct.Bound(statement, parameters))
     if fetched is None:
-        result = await connection.execute(APPEND_CALL, parameters)
+        result = await connection.execute(statement, parameters)
         return [
             (row[1], row[2], row[3], None if row[1] is not None else record_of_row(row[4:])) for row in result.all()
         ]
@@ -494,7 +518,19 @@ def _sqlstate(error: BaseException) -> str | None:
 
 
 def _parameters(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str, Any]:
-    """The function's arguments: one array per column (one element per event, see ``_column``), the canonical
+    """``audit_append``'s arguments: ``arrays``, each text column joined into one text (``_joined``).
+
+    Raises ``Unencodable`` for a batch holding a separator in a value (no validated event does).
+    """
+    return _encoded(arrays(batch, recorded_at))
+
+
+def _encoded(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _joined(value) if name in _JOINED else value for name, value in values.items()}
+
+
+def arrays(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str, Any]:
+    """The function's arguments as arrays: one per column (one element per event, see ``_column``), the canonical
     halves, the time."""
     transposed = list(zip(*map(_column_values, batch), strict=True)) or [() for _ in _COLUMNS]
     columns: dict[str, list[Any] | None] = {}
@@ -512,6 +548,29 @@ def _parameters(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str
         "suffix": [suffix for _, suffix in halves],
         "count": len(batch),
     }
+
+
+class Unencodable(ValueError):
+    """A value holds U+001F or U+001E, which ``audit_append`` (0007) reads as separators: the batch goes as arrays."""
+
+
+def _joined(values: list[str | bytes | None] | None) -> str | None:
+    """One column as one text: each element after a U+001F, None as U+001E; NULL for a column no event has.
+
+    E.g. ``["a", None, ""]`` -> ``"\\x1fa\\x1f\\x1e\\x1f"``. The driver encodes a text at once, where it checks each
+    element of an array in Python. The canonical halves are bytes: joined as bytes, then read as the UTF-8 they are.
+    """
+    if values is None:
+        return None
+    nulls = values.count(None)
+    if values and isinstance(values[0], bytes):
+        joined = (b"\x1f" + b"\x1f".join(values)).decode("utf-8")  # type: ignore[arg-type]
+    else:
+        texts = values if not nulls else [NULL_ELEMENT if value is None else value for value in values]
+        joined = UNIT + UNIT.join(texts)  # type: ignore[arg-type]
+    if joined.count(UNIT) != len(values) or joined.count(NULL_ELEMENT) != nulls:
+        raise Unencodable("a value holds U+001F or U+001E")
+    return joined
 
 
 def _column(name: str, values: tuple[Any, ...]) -> list[Any] | None:

@@ -366,15 +366,16 @@ async def test_without_the_function_the_reference_path_answers_visibly(
 async def _restore_function(engine: AsyncEngine) -> None:
     import importlib
 
-    migration = importlib.import_module("app.store.migrations.versions.0004_append_answers_new_events")
+    migration = importlib.import_module("app.store.migrations.versions.0007_append_text_columns")
     async with engine.begin() as connection:
         await connection.execute(text(migration.CREATE))
 
 
 async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """0004 replaced 0003's function in place; 0005's has a new signature (``p_count``, and shorter columns). Each
-    downgrade puts the previous function back, and this code, which only speaks 0005's, then finds none and
-    appends through Python, visibly; upgraded again, through the database. The chain holds at each step."""
+    """0004 replaced 0003's function in place; 0005's has a new signature (``p_count``, and shorter columns), and
+    so has 0007's (text columns joined, calling 0005's, renamed). Each downgrade puts the previous function back,
+    and this code, which only speaks 0007's, then finds none and appends through Python, visibly; upgraded again,
+    through the database. The chain holds at each step."""
     from alembic import command
 
     from app.store.engine import WRITE
@@ -403,8 +404,13 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
         return [type(r).__name__ for r in results]
 
     (body,) = await definitions()
-    assert "p_count integer" in body and "refused" in body
+    assert "p_data text" in body and "audit_append_arrays" in body
     try:
+        await step("0005", command.downgrade)
+        assert await current_revision(database) == "0005"
+        (body,) = await definitions()
+        assert "p_count integer" in body and "refused" in body and "p_data jsonb[]" in body
+        assert await appended([event(tenant, "x"), event(tenant, "y")], "python:no-function") == ["Accepted"] * 2
         await step("0004", command.downgrade)
         assert await current_revision(database) == "0004"
         (body,) = await definitions()
@@ -418,9 +424,9 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
         assert again == ["Duplicate", "Accepted"]
     finally:
         await step("head", command.upgrade)
-    assert await current_revision(database) == head_revision() == "0006"
+    assert await current_revision(database) == head_revision() == "0007"
     (body,) = await definitions()
-    assert "p_count integer" in body
+    assert "p_data text" in body
     assert await appended([event(tenant, "c"), event(tenant, "d")], "database") == ["Duplicate", "Accepted"]
     assert await appended([event(tenant, "e"), event(tenant, "f")], "database") == ["Accepted"] * 2
     assert (await verify_chain(database, tenant)).ok
@@ -429,14 +435,92 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
 def test_columns_go_short_where_they_can() -> None:
     """What the function is sent (``_column``): one element for a column the same for every event, NULL for an
     optional column no event has, never fewer ids or canonical halves than events."""
-    same = append_module._parameters([event("t", f"e{i}") for i in range(3)], T0)
+    same = append_module.arrays([event("t", f"e{i}") for i in range(3)], T0)
     assert same["count"] == 3 and same["event_id"] == ["e0", "e1", "e2"]
     assert same["tenant"] == ["t"] and same["source"] == ["checkout"] and len(same["occurred_at"]) == 1
     assert same["causation_id"] is None and same["traceparent"] is None
     assert len(same["prefix"]) == len(same["suffix"]) == 3
-    mixed = append_module._parameters([event("t", "a"), event("u", "a", causation_id="x")], T0)
+    mixed = append_module.arrays([event("t", "a"), event("u", "a", causation_id="x")], T0)
     assert mixed["tenant"] == ["t", "u"] and mixed["causation_id"] == [None, "x"] and mixed["event_id"] == ["a", "a"]
-    assert append_module._parameters([event("t", "a")], T0)["event_id"] == ["a"]
+    assert append_module.arrays([event("t", "a")], T0)["event_id"] == ["a"]
+
+
+def test_text_columns_are_sent_joined() -> None:
+    """Each text column as one text (migration 0007): every element after U+001F, None as U+001E; the halves as
+    their UTF-8 text; the other columns as arrays."""
+    mixed = append_module._parameters([event("t", "a"), event("u", "a", causation_id="x")], T0)
+    assert mixed["tenant"] == "\x1ft\x1fu" and mixed["event_id"] == "\x1fa\x1fa"
+    assert mixed["causation_id"] == "\x1f\x1e\x1fx" and mixed["traceparent"] is None
+    assert mixed["count"] == 2 and isinstance(mixed["occurred_at"], list)
+    halves = append_module.arrays([event("t", "a"), event("u", "a", causation_id="x")], T0)["prefix"]
+    assert mixed["prefix"] == "".join("\x1f" + half.decode() for half in halves)
+    assert append_module._joined([""]) == "\x1f" and append_module._joined([None]) == "\x1f\x1e"
+
+
+@pytest.mark.parametrize("separator", ["\x1f", "\x1e"])
+def test_a_value_holding_a_separator_is_not_sent_joined(separator: str) -> None:
+    with pytest.raises(append_module.Unencodable):
+        append_module._parameters([event("t", f"a{separator}b")], T0)
+    with pytest.raises(append_module.Unencodable):
+        append_module._joined([f"x{separator}", None])
+
+
+async def test_a_batch_with_a_separator_in_a_value_goes_as_arrays(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """A value with a separator (no validated event has one; a caller of the store might): the batch is sent as
+    arrays to ``audit_append_arrays``, the function ``audit_append`` calls; the rows are the reference path's."""
+    tenant = f"sep_{uuid.uuid4().hex[:6]}"
+    batch = [event(tenant, "a"), event(tenant, "b\x1fc", actor_display_name="\x1e"), event(tenant, "d")]
+    before = dict(append_module.PATHS)
+    results, _ = await _run_both(engines, [batch], [tenant])
+    assert [type(r).__name__ for r in results[0]] == ["Accepted"] * 3
+    assert append_module.PATHS["database:arrays"] == before.get("database:arrays", 0) + 1
+
+
+async def test_tricky_strings_go_joined_and_are_stored_as_given(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """Quotes, backslashes, line breaks, other controls, astral and right-to-left text, forged keys, long and empty
+    strings in every text column and in data: sent joined (no arrays), rows equal to the reference path's."""
+    tenant = f"joined_{uuid.uuid4().hex[:6]}"
+    strings = [s.replace("\x1f", "") for s in TRICKY_STRINGS]
+    batch = [
+        event(
+            tenant,
+            f"j{i}",
+            full=True,
+            actor_id=s[:200] or "-",
+            actor_display_name=s,
+            actor_user_agent=s,
+            target_display_name=s,
+            correlation_id=s[:200],
+            data={s or "empty": s, "all": strings},
+        )
+        for i, s in enumerate(strings)
+    ]
+    before = append_module.PATHS["database:arrays"]
+    results, _ = await _run_both(engines, [batch], [tenant])
+    assert [type(r).__name__ for r in results[0]] == ["Accepted"] * len(strings)
+    assert append_module.PATHS["database:arrays"] == before
+
+
+async def test_empty_and_missing_texts_are_stored_as_given(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """An empty display name stays empty, a missing one NULL, whether every event of the batch has it or not
+    (``string_to_array`` of an empty text is empty: the leading separator keeps one element)."""
+    _, database = engines
+    tenant = f"empty_{uuid.uuid4().hex[:6]}"
+    batches = [
+        [event(tenant, "a", actor_display_name="")],
+        [event(tenant, "b", actor_display_name=""), event(tenant, "c", actor_display_name="")],
+        [event(tenant, "d", actor_display_name=""), event(tenant, "e"), event(tenant, "f", actor_display_name="x")],
+    ]
+    for batch in batches:
+        await append(database, batch)
+    async with database.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT event_id, actor_display_name FROM events WHERE tenant = :t ORDER BY sequence"), {"t": tenant}
+        )
+        assert [tuple(row) for row in rows] == [
+            ("a", ""), ("b", ""), ("c", ""), ("d", ""), ("e", None), ("f", "x")
+        ]  # fmt: skip
+    assert (await verify_chain(database, tenant)).ok
 
 
 async def test_the_function_refuses_ids_that_are_not_one_per_event(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
