@@ -569,7 +569,10 @@ def _joined(values: list[str | bytes | None] | None) -> str | None:
         return None
     nulls = values.count(None)
     if values and isinstance(values[0], bytes):
-        joined = (b"\x1f" + b"\x1f".join(values)).decode("utf-8")  # type: ignore[arg-type]
+        try:
+            joined = (b"\x1f" + b"\x1f".join(values)).decode("utf-8")  # type: ignore[arg-type]
+        except UnicodeDecodeError:
+            raise Unencodable("canonical bytes that are not UTF-8") from None
     else:
         texts = values if not nulls else [NULL_ELEMENT if value is None else value for value in values]
         joined = UNIT + UNIT.join(texts)  # type: ignore[arg-type]

@@ -465,6 +465,10 @@ def test_a_value_holding_a_separator_is_not_sent_joined(separator: str) -> None:
         append_module._parameters([event("t", f"a{separator}b")], T0)
     with pytest.raises(append_module.Unencodable):
         append_module._joined([f"x{separator}", None])
+    with pytest.raises(append_module.Unencodable):
+        append_module._joined([b"ok", separator.encode()])
+    with pytest.raises(append_module.Unencodable):
+        append_module._joined([b"\xff"])  # canonical bytes are UTF-8; anything else is not sent as text
 
 
 async def test_a_batch_with_a_separator_in_a_value_goes_as_arrays(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
