@@ -24,6 +24,7 @@ import time
 import uuid
 
 import asyncpg
+from sqlalchemy.dialects import postgresql
 
 from app.store import append as append_module
 from app.store.engine import create_engine
@@ -34,7 +35,8 @@ from scripts.bench.servers import admin, postgres_url
 COLUMNS = [name for name, _ in append_module._ARGUMENTS if name not in ("recorded_at", "prefix", "suffix", "count")]
 _NOT_TEXT = {"schema_version": "integer[]", "occurred_at": "timestamptz[]", "data": "jsonb[]"}
 TYPES = {name: _NOT_TEXT.get(name, "text[]") for name in COLUMNS}
-"""The plain inserts' arguments: one array per column (``audit_append`` takes text columns joined, migration 0007)."""
+"""The plain inserts' arguments: one array per column (the gateway's call sends text columns joined, see
+``app.store.append.APPEND_CALL``)."""
 PEER_TABLE = """
 CREATE TABLE peer_events (
   seq bigserial PRIMARY KEY, tenant text NOT NULL, event_id text NOT NULL, source text NOT NULL, type text NOT NULL,
@@ -98,11 +100,9 @@ async def probe(url: str, total: int, rounds: int) -> None:
     await connection.execute("ALTER TABLE key_indexes ADD PRIMARY KEY (tenant, sequence)")
     await connection.execute("ALTER TABLE key_indexes ADD UNIQUE (tenant, event_id, source)")
     await connection.execute(PEER_TABLE)
-    call = await connection.prepare(
-        "SELECT * FROM audit_append("
-        + ", ".join(f"${index + 1}::{type_}" for index, (_, type_) in enumerate(append_module._ARGUMENTS))
-        + ")"
-    )
+    compiled = append_module.APPEND_CALL.compile(dialect=postgresql.asyncpg.dialect())  # the gateway's statement
+    call = await connection.prepare(str(compiled))
+    order = list(compiled.positiontup or ())
     statements = {
         "insert, our indexes": await connection.prepare(_insert("all_indexes")),
         "insert, key indexes": await connection.prepare(_insert("key_indexes")),
@@ -125,7 +125,7 @@ async def probe(url: str, total: int, rounds: int) -> None:
                 arguments = append_module._parameters(batch, now)
                 start = time.perf_counter()
                 if kind == "audit_append":
-                    await call.fetch(*(arguments[name] for name, _ in append_module._ARGUMENTS))
+                    await call.fetch(*(arguments[name] for name in order))
                 elif kind in statements:
                     first = sequences[kind] * 10**6  # one statement's rows share a base: unique (tenant, sequence)
                     sequences[kind] += 1

@@ -45,8 +45,8 @@ PATHS: collections.Counter[str] = collections.Counter()
 ``audit_append``), ``python`` (SQLite), and ``python:no-function`` (a PostgreSQL database without the function:
 the reference path, logged once). ``database:stored-keys`` counts the database calls whose batch held a key
 already stored: the function's insert of the batch as a whole was refused and its look-up path answered
-(migration 0005). ``database:arrays`` counts those sent as arrays to ``audit_append_arrays``, because a value
-held one of the separators of ``audit_append``'s text arguments (no validated event does; migration 0007)."""
+(migration 0005). ``database:arrays`` counts those sent as arrays (``APPEND_ARRAYS_CALL``) because a value
+held one of the separators of the joined text columns (no validated event does)."""
 
 
 class Accepted:
@@ -381,22 +381,37 @@ _ARGUMENTS = (
     ("suffix", "text"),
     ("count", "integer"),
 )
-"""``audit_append``'s arguments (migration 0007): a column of text (``data`` and the canonical halves included) as
-one text, each element after a U+001F, a NULL element as U+001E (``_joined``); the others as arrays."""
+"""``audit_append``'s arguments as this code sends them: a column of text (``data`` and the canonical halves
+included) as one text, each element after a U+001F, a NULL element as U+001E (``_joined``), split back into the
+function's arrays by the statement (``APPEND_CALL``); the others as arrays."""
 _COLUMNS = tuple(name for name, _ in _ARGUMENTS if name not in ("recorded_at", "prefix", "suffix", "count"))
 _JOINED = frozenset(name for name, type_ in _ARGUMENTS if type_ == "text")
 UNIT, NULL_ELEMENT = "\x1f", "\x1e"
 _OPTIONAL = frozenset(c.name for c in events.c if c.nullable and c.name in _COLUMNS)
 
 _ARRAY_TYPES = {"data": "jsonb[]", "prefix": "bytea[]", "suffix": "bytea[]"}
+"""What ``audit_append`` (migration 0005) takes for each joined column: ``text[]`` unless named here."""
 
 
-def _function_call(name: str, types: dict[str, str]) -> TextualSelect:
-    """The function's answer, per event given, in order: its new link, or the sequence of the event stored under
-    its key. The function also answers that event's columns; they are read only when there is one (``_stored``):
-    23 more columns per event, nearly always NULL, cost the driver ~1.5 µs an event to decode."""
-    arguments = ", ".join(f"CAST(:{argument} AS {types[argument]})" for argument, _ in _ARGUMENTS)
-    return text(f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM {name}({arguments})").columns(
+def _split(name: str) -> str:
+    """SQL for a joined argument as the function's array: split at U+001F in C (the leading separator gives an
+    empty first element, cut; U+001E is NULL); ``data`` parsed as JSON; the canonical halves as their exact
+    UTF-8 bytes."""
+    elements = f"(string_to_array(CAST(:{name} AS text), E'\\x1f', E'\\x1e'))[2:]"
+    if name in ("prefix", "suffix"):
+        return (
+            f"ARRAY(SELECT convert_to(x.half, 'UTF8') FROM unnest({elements}) WITH ORDINALITY AS x (half, n)"
+            " ORDER BY x.n)"
+        )
+    return f"CAST({elements} AS {_ARRAY_TYPES.get(name, 'text[]')})"
+
+
+def _function_call(argument: Callable[[str, str], str]) -> TextualSelect:
+    """``audit_append``'s answer, per event given, in order: its new link, or the sequence of the event stored
+    under its key. The function also answers that event's columns; they are read only when there is one
+    (``_stored``): 23 more columns per event, nearly always NULL, cost the driver ~1.5 µs an event to decode."""
+    arguments = ", ".join(argument(name, type_) for name, type_ in _ARGUMENTS)
+    return text(f"SELECT {', '.join(_ANSWER_COLUMNS)} FROM audit_append({arguments})").columns(
         column("pos", Integer),
         column("new_sequence", BigInteger),
         column("new_hash", String),
@@ -406,14 +421,13 @@ def _function_call(name: str, types: dict[str, str]) -> TextualSelect:
 
 
 _ANSWER_COLUMNS = ("pos", "new_sequence", "new_hash", "new_previous_hash", "sequence")
-APPEND_CALL = _function_call("audit_append", dict(_ARGUMENTS))
-"""One call; its answer: per event given, in order, its new link, or the sequence already stored under its key."""
+APPEND_CALL = _function_call(lambda name, type_: _split(name) if type_ == "text" else f"CAST(:{name} AS {type_})")
+"""One call, text columns joined (``_joined``) and split in the statement; its answer: per event given, in order,
+its new link, or the sequence already stored under its key."""
 APPEND_ARRAYS_CALL = _function_call(
-    "audit_append_arrays",
-    {name: _ARRAY_TYPES.get(name, f"{type_}[]" if type_ == "text" else type_) for name, type_ in _ARGUMENTS},
+    lambda name, type_: f"CAST(:{name} AS {_ARRAY_TYPES.get(name, 'text[]') if type_ == 'text' else type_})"
 )
-"""The same call with ``arrays`` (the function ``audit_append`` splits its texts into): for a batch with a value
-that holds a separator."""
+"""The same call with ``arrays``: for a batch with a value that holds a separator."""
 
 UNDEFINED_FUNCTION = "42883"
 _missing_logged = False
@@ -556,7 +570,7 @@ def arrays(batch: Sequence[NewEvent], recorded_at: dt.datetime) -> dict[str, Any
 
 
 class Unencodable(ValueError):
-    """A value holds U+001F or U+001E, which ``audit_append`` (0007) reads as separators: the batch goes as arrays."""
+    """A value holds U+001F or U+001E, which ``APPEND_CALL`` reads as separators: the batch goes as arrays."""
 
 
 def _joined(values: list[str | bytes | None] | None) -> str | None:

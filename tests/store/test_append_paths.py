@@ -368,16 +368,15 @@ async def test_without_the_function_the_reference_path_answers_visibly(
 async def _restore_function(engine: AsyncEngine) -> None:
     import importlib
 
-    migration = importlib.import_module("app.store.migrations.versions.0007_append_text_columns")
+    migration = importlib.import_module("app.store.migrations.versions.0004_append_answers_new_events")
     async with engine.begin() as connection:
         await connection.execute(text(migration.CREATE))
 
 
 async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """0004 replaced 0003's function in place; 0005's has a new signature (``p_count``, and shorter columns), and
-    so has 0007's (text columns joined, calling 0005's, renamed). Each downgrade puts the previous function back,
-    and this code, which only speaks 0007's, then finds none and appends through Python, visibly; upgraded again,
-    through the database. The chain holds at each step."""
+    """0004 replaced 0003's function in place; 0005's has a new signature (``p_count``, and shorter columns). Each
+    downgrade puts the previous function back, and this code, which only speaks 0005's, then finds none and
+    appends through Python, visibly; upgraded again, through the database. The chain holds at each step."""
     from alembic import command
 
     from app.store.engine import WRITE
@@ -406,13 +405,8 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
         return [type(r).__name__ for r in results]
 
     (body,) = await definitions()
-    assert "p_data text" in body and "audit_append_arrays" in body
+    assert "p_count integer" in body and "refused" in body
     try:
-        await step("0005", command.downgrade)
-        assert await current_revision(database) == "0005"
-        (body,) = await definitions()
-        assert "p_count integer" in body and "refused" in body and "p_data jsonb[]" in body
-        assert await appended([event(tenant, "x"), event(tenant, "y")], "python:no-function") == ["Accepted"] * 2
         await step("0004", command.downgrade)
         assert await current_revision(database) == "0004"
         (body,) = await definitions()
@@ -426,9 +420,9 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
         assert again == ["Duplicate", "Accepted"]
     finally:
         await step("head", command.upgrade)
-    assert await current_revision(database) == head_revision() == "0007"
+    assert await current_revision(database) == head_revision() == "0006"
     (body,) = await definitions()
-    assert "p_data text" in body
+    assert "p_count integer" in body
     assert await appended([event(tenant, "c"), event(tenant, "d")], "database") == ["Duplicate", "Accepted"]
     assert await appended([event(tenant, "e"), event(tenant, "f")], "database") == ["Accepted"] * 2
     assert (await verify_chain(database, tenant)).ok
@@ -448,8 +442,8 @@ def test_columns_go_short_where_they_can() -> None:
 
 
 def test_text_columns_are_sent_joined() -> None:
-    """Each text column as one text (migration 0007): every element after U+001F, None as U+001E; the halves as
-    their UTF-8 text; the other columns as arrays."""
+    """Each text column as one text, split by the statement: every element after U+001F, None as U+001E; the halves
+    as their UTF-8 text; the other columns as arrays."""
     mixed = append_module._parameters([event("t", "a"), event("u", "a", causation_id="x")], T0)
     assert mixed["tenant"] == "\x1ft\x1fu" and mixed["event_id"] == "\x1fa\x1fa"
     assert mixed["causation_id"] == "\x1f\x1e\x1fx" and mixed["traceparent"] is None
@@ -473,7 +467,7 @@ def test_a_value_holding_a_separator_is_not_sent_joined(separator: str) -> None:
 
 async def test_a_batch_with_a_separator_in_a_value_goes_as_arrays(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
     """A value with a separator (no validated event has one; a caller of the store might): the batch is sent as
-    arrays to ``audit_append_arrays``, the function ``audit_append`` calls; the rows are the reference path's."""
+    arrays (``APPEND_ARRAYS_CALL``); the rows are the reference path's."""
     tenant = f"sep_{uuid.uuid4().hex[:6]}"
     batch = [event(tenant, "a"), event(tenant, "b\x1fc", actor_display_name="\x1e"), event(tenant, "d")]
     before = dict(append_module.PATHS)
