@@ -22,6 +22,7 @@ Nothing is declared here: the twins are derived from the declarations in ``app.c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -43,7 +44,6 @@ class Twin:
     ``model.model_validate(value)`` whenever ``validate`` accepts ``value`` (tests/contracts/test_fast_validation.py).
     """
 
-    model: type[ContractModel]
     typed_dict: type
     validate: Callable[[Any], dict[str, Any]]
     dump: Callable[[dict[str, Any]], dict[str, Any]]
@@ -54,6 +54,7 @@ _typed_dict_class: Any = TypedDict  # called with a computed name and fields: a 
 _SUPPORTED_DECORATORS = ("model_validators",)
 
 
+@functools.cache
 def twin(model: type[ContractModel]) -> Twin | None:
     """The model's twin (built once), or None when the model declares what a twin does not mirror."""
     typed_dict = _typed_dict(model)
@@ -62,7 +63,6 @@ def twin(model: type[ContractModel]) -> Twin | None:
     adapter: TypeAdapter[Any] = TypeAdapter(typed_dict)
     serializer = adapter.serializer
     return Twin(
-        model=model,
         typed_dict=get_args(typed_dict)[0] if get_origin(typed_dict) is Annotated else typed_dict,
         validate=adapter.validator.validate_python,
         dump=lambda value: serializer.to_python(value, mode="json", by_alias=True),
