@@ -7,6 +7,13 @@ Per round and mode, in a rotating order: PostGraphile's ``createEvents`` (bench.
 checkout's gateway (one process, and the default workers). Each gateway gets a fresh database migrated by its
 own code and a writer key for ``checkout``; the ratio is gateway ÷ PostGraphile within a round. Uses the set-up,
 PostGraphile runner and autocannon wrapper of scripts/bench/peer.py.
+
+``--index-set design`` and ``--index-set peer`` add this checkout's gateway (one process) on a database with fewer
+secondary indexes (``INDEX_SETS``), to measure what the index set costs against what the code costs. These sides
+are a diagnosis: the gateway ships with every index of app/store/tables.py, and those filters need them.
+
+    flock /work/bench.lock .venv/bin/python -m scripts.peer_ingest_ab --before HEAD --no-default \
+        --index-set design --index-set peer --rounds 3
 """
 
 from __future__ import annotations
@@ -28,6 +35,21 @@ from scripts.bench.measure import log
 from scripts.bench.servers import ROOT, Server, admin, environment, postgres_url, workers_supported
 
 TENANT = "peer-ingest"
+
+INDEX_SETS = {
+    "design": ("ix_events_source", "ix_events_recorded"),
+    "peer": (
+        "ix_events_type",
+        "ix_events_source",
+        "ix_events_actor",
+        "ix_events_target",
+        "ix_events_occurred",
+        "ix_events_recorded",
+    ),
+}
+"""Secondary indexes dropped for each ``--index-set`` side. ``design``: DESIGN.md's example list (no index on
+``source`` or ``recorded_at``); ``peer``: PostGraphile's table's set (the key, an order by sequence, correlation and
+causation: the ``OUR_INDEXES`` of scripts/bench/peer.py are the six dropped)."""
 
 
 def _gateway(tree: Path, url: str, *arguments: str) -> str:
@@ -123,6 +145,13 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--modes", default="d100,d1000")
     parser.add_argument("--no-default", action="store_true", help="skip the default-workers run of this checkout")
+    parser.add_argument(
+        "--index-set",
+        action="append",
+        default=[],
+        choices=sorted(INDEX_SETS),
+        help="add this checkout (one process) on a database with only this set's indexes (a diagnosis)",
+    )
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "peer_ingest_ab")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +159,12 @@ async def main() -> None:
     sides: dict[str, tuple[Path, int | None]] = {"before": (export(args.before, args.out), 1), "after": (ROOT, 1)}
     if workers_supported() and not args.no_default:
         sides["after-default"] = (ROOT, None)
-    databases = {side: await fresh(f"peer_ab_{side.replace('-', '_')}", tree) for side, (tree, _) in sides.items()}
+    for name in args.index_set:
+        sides[f"after@{name}"] = (ROOT, 1)
+    databases = {side: await fresh(_database(side), tree) for side, (tree, _) in sides.items()}
+    for name in args.index_set:
+        for index in INDEX_SETS[name]:
+            await admin(f"DROP INDEX {index}", _database(f"after@{name}"))
     runs: list[dict[str, Any]] = []
     try:
         async with peer.PostGraphile() as graphile:
@@ -163,7 +197,7 @@ async def main() -> None:
                         runs.append({"round": round_, "mode": mode, "side": side, "result": result})
     finally:
         for side in sides:
-            await admin(f'DROP DATABASE IF EXISTS "peer_ab_{side.replace("-", "_")}" WITH (FORCE)')
+            await admin(f'DROP DATABASE IF EXISTS "{_database(side)}" WITH (FORCE)')
     (args.out / "runs.json").write_text(json.dumps(runs, indent=1))
     print(
         "\nmode  side            events/s per round              ÷ PostGraphile per round   median"
@@ -184,6 +218,10 @@ async def main() -> None:
                 f"{' / '.join(f'{r:.3f}' for r in ratios)}  {statistics.median(ratios):.3f}"
                 f"   {_cpu([r for r in runs if r['mode'] == mode and r['side'] == side])}"
             )
+
+
+def _database(side: str) -> str:
+    return "peer_ab_" + side.replace("-", "_").replace("@", "_")
 
 
 def _cpu(runs: list[dict[str, Any]]) -> str:
