@@ -8,6 +8,8 @@ checkout's gateway (one process, and the default workers). Each gateway gets a f
 own code and a writer key for ``checkout``; the ratio is gateway ÷ PostGraphile within a round. Uses the set-up,
 PostGraphile runner and autocannon wrapper of scripts/bench/peer.py.
 
+``--set NAME=VALUE`` gives this checkout's sides a setting (e.g. ``AUDIT_GROUP_COMMIT=true``); the ``--before``
+side runs without it.
 ``--index-set design`` and ``--index-set peer`` add this checkout's gateway (one process) on a database with fewer
 secondary indexes (``INDEX_SETS``), to measure what the index set costs against what the code costs. These sides
 are a diagnosis: the gateway ships with every index of app/store/tables.py, and those filters need them.
@@ -70,9 +72,12 @@ def _gateway(tree: Path, url: str, *arguments: str) -> str:
 class TreeServer(Server):
     """``python -m app serve`` from ``tree`` (another commit's code, this interpreter and its packages)."""
 
-    def __init__(self, tree: Path, url: str, log_path: Path, workers: int | None) -> None:
+    def __init__(
+        self, tree: Path, url: str, log_path: Path, workers: int | None, settings: dict[str, str] | None = None
+    ) -> None:
         super().__init__(url, log_path, workers)
         self.tree = tree
+        self.settings = settings or {}
 
     async def __aenter__(self) -> TreeServer:
         import time
@@ -84,7 +89,11 @@ class TreeServer(Server):
             command += ["--workers", str(self.workers)]
         with self.log_path.open("ab") as output:
             self.process = subprocess.Popen(
-                command, cwd=self.tree, env=environment(self.url), stdout=output, stderr=subprocess.STDOUT
+                command,
+                cwd=self.tree,
+                env=environment(self.url) | self.settings,
+                stdout=output,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 90
         async with httpx.AsyncClient(base_url=self.base_url, trust_env=False, timeout=2) as client:
@@ -146,6 +155,13 @@ async def main() -> None:
     parser.add_argument("--modes", default="d100,d1000")
     parser.add_argument("--no-default", action="store_true", help="skip the default-workers run of this checkout")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for this checkout's sides only, e.g. AUDIT_GROUP_COMMIT=true (the --before side runs without)",
+    )
+    parser.add_argument(
         "--index-set",
         action="append",
         default=[],
@@ -182,7 +198,8 @@ async def main() -> None:
                             tree, workers = sides[side]
                             url, key = databases[side]
                             log_path = args.out / f"server-{side}.log"
-                            async with TreeServer(tree, url, log_path, workers) as server:
+                            settings = {} if side == "before" else dict(item.split("=", 1) for item in args.set)
+                            async with TreeServer(tree, url, log_path, workers, settings) as server:
                                 env = {"GW_URL": f"{server.base_url}/graphql", "GW_KEY": key}
                                 result = await peer._measured(
                                     server.pid,
