@@ -285,6 +285,24 @@ async def _run_both(
     return expected, reference_rows[0]
 
 
+async def test_one_tenant_batches_store_identical_rows(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    """A batch of one tenant is chained in one pass (migration 0007): its first batch (the head is created, then
+    locked), batches of 1, 100 and 300 new events, a stored key amid new events (the look-up path), repeats."""
+    tenant = f"solo_{uuid.uuid4().hex[:6]}"
+    batches = [
+        [event(tenant, f"first{i}", full=i % 2 == 0) for i in range(50)],
+        [event(tenant, "one")],
+        [event(tenant, f"n{i}", data={"i": i, "s": TRICKY_STRINGS[i % 7]}) for i in range(100)],
+        [event(tenant, f"m{i}", source=("checkout", "payments")[i % 2]) for i in range(300)],
+        [event(tenant, "late1"), event(tenant, "first3", full=False), event(tenant, "late2"), event(tenant, "late1")],
+        [event(tenant, "late3"), event(tenant, "late3", outcome="FAILURE")],
+    ]
+    results, rows = await _run_both(engines, batches, [tenant])
+    assert [type(r).__name__ for r in results[4]] == ["Accepted", "Duplicate", "Accepted", "Duplicate"]
+    assert [type(r).__name__ for r in results[5]] == ["Accepted", "Conflict"]
+    assert len(rows) == 50 + 1 + 100 + 300 + 2 + 1
+
+
 async def test_handmade_corpus_stores_identical_rows(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
     tenants = [f"t{n}_{uuid.uuid4().hex[:6]}" for n in (3, 1, 2, 5, 4)]
     results, rows = await _run_both(engines, handmade(tenants), tenants)
@@ -374,9 +392,10 @@ async def _restore_function(engine: AsyncEngine) -> None:
 
 
 async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """0004 replaced 0003's function in place; 0005's has a new signature (``p_count``, and shorter columns). Each
-    downgrade puts the previous function back, and this code, which only speaks 0005's, then finds none and
-    appends through Python, visibly; upgraded again, through the database. The chain holds at each step."""
+    """0004 replaced 0003's function in place; 0005's has a new signature (``p_count``, and shorter columns); 0007
+    replaced 0005's body in place (same signature: this code calls either). Each downgrade puts the previous
+    function back; this code, which only speaks 0005's signature, then finds none below 0005 and appends through
+    Python, visibly; upgraded again, through the database. The chain holds at each step."""
     from alembic import command
 
     from app.store.engine import WRITE
@@ -405,8 +424,13 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
         return [type(r).__name__ for r in results]
 
     (body,) = await definitions()
-    assert "p_count integer" in body and "refused" in body
+    assert "p_count integer" in body and "refused" in body and "attempt integer" in body
     try:
+        await step("0006", command.downgrade)
+        assert await current_revision(database) == "0006"
+        (body,) = await definitions()
+        assert "p_count integer" in body and "refused" in body and "attempt integer" not in body  # 0005's body
+        assert await appended([event(tenant, "x1"), event(tenant, "x2")], "database") == ["Accepted"] * 2
         await step("0004", command.downgrade)
         assert await current_revision(database) == "0004"
         (body,) = await definitions()
@@ -420,9 +444,9 @@ async def test_function_migrations_downgrade_and_upgrade(engines: tuple[AsyncEng
         assert again == ["Duplicate", "Accepted"]
     finally:
         await step("head", command.upgrade)
-    assert await current_revision(database) == head_revision() == "0006"
+    assert await current_revision(database) == head_revision() == "0007"
     (body,) = await definitions()
-    assert "p_count integer" in body
+    assert "p_count integer" in body and "attempt integer" in body
     assert await appended([event(tenant, "c"), event(tenant, "d")], "database") == ["Duplicate", "Accepted"]
     assert await appended([event(tenant, "e"), event(tenant, "f")], "database") == ["Accepted"] * 2
     assert (await verify_chain(database, tenant)).ok
