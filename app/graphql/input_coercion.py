@@ -12,9 +12,10 @@ graphql-core's to answer.
 
 The same rules are also compiled into one pydantic-core validator (``_native``),
 which checks and coerces a whole batch in Rust, calling Python only for custom
-scalars. It is at least as strict as the closures and returns what they return;
-whatever it refuses is handed to the closures, which give the exact answer
-(coerced, or ``Unsupported``). ``NATIVE_COUNTS`` says how often each answered.
+scalars whose parser has no pydantic-core twin (``scalars.NATIVE_PARSERS``). It
+is at least as strict as the closures and returns what they return; whatever it
+refuses is handed to the closures, which give the exact answer (coerced, or
+``Unsupported``). ``NATIVE_COUNTS`` says how often each answered.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from graphql.type.definition import is_required_input_field
 from graphql.utilities.coerce_input_value import coerce_default_value
 from pydantic_core import CoreSchema, PydanticCustomError, SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
+
+from app.graphql.scalars import NATIVE_PARSERS
 
 Coercer = Callable[[Any], Any]
 
@@ -251,6 +254,8 @@ def _native_nullable(type_: GraphQLInputType, compiling: set[str], *, nullable: 
             return cs.bool_schema(strict=True)
         if type_ is GraphQLInt:
             return cs.int_schema(strict=True, ge=_INT_MIN, le=_INT_MAX)
+        if type_.parse_value in NATIVE_PARSERS and type_.coerce_input_value == type_.parse_value:
+            return NATIVE_PARSERS[type_.parse_value]
         return cs.no_info_plain_validator_function(_native_scalar(type_))
     raise _NotNative(f"not an input type: {type_}")
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema as cs
 from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
@@ -51,6 +54,23 @@ def _parse_bigint(value: Any) -> int:
         raise ValueError("BigInt must fit in a signed 64-bit integer")
     return number
 
+
+_BIGINT_NATIVE = cs.union_schema(
+    [
+        cs.int_schema(strict=True, ge=BIGINT_MIN, le=BIGINT_MAX),
+        cs.chain_schema(
+            [cs.str_schema(strict=True, pattern=f"^{_DIGITS.pattern}$"), cs.int_schema(ge=BIGINT_MIN, le=BIGINT_MAX)]
+        ),
+    ],
+    mode="left_to_right",
+)
+"""``_parse_bigint`` as pydantic-core's own checks: an int (not a bool) or a string of 1-19 ASCII digits with an
+optional ``-``, within 64 bits; the same int, or a refusal where ``_parse_bigint`` raises."""
+
+NATIVE_PARSERS: dict[Callable[[Any], Any], CoreSchema] = {_parse_bigint: _BIGINT_NATIVE}
+"""Scalar input parsers and their pydantic-core twins, for the ingestion fast path's native coercion
+(``app.graphql.input_coercion``): the value is then parsed without a Python call.
+tests/graphql/test_input_coercion.py compares the twin with the parser."""
 
 DateTimeScalar = strawberry.scalar(
     name="DateTime",

@@ -14,13 +14,15 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from graphql import GraphQLScalarType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic_core import ValidationError
+from pydantic_core import SchemaValidator, ValidationError
 
 from app.config import Settings
 from app.graphql import input_coercion
 from app.graphql.input_coercion import Unsupported, compile_closures, compile_coercer
+from app.graphql.scalars import NATIVE_PARSERS, _parse_bigint
 from app.graphql.schema import build_schema
 from scripts import generate
 from scripts.bench.workload import record_input
@@ -194,3 +196,61 @@ def test_hypothesis_values_coerce_alike(
         if isinstance(data, dict) and isinstance(data.get(member), dict):
             _delete_or_set(data[member], paths[index % len(paths)], value)
     assert_same([event])
+
+
+BIGINT_EDGES: list[Any] = [
+    *["0", "-0", "0123", "-", "", "1_000", " 1", "1 ", "+1", "1\n", "1e3", "0x10", "abc", "\u0661\u0662\u0663"],
+    *["9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809"],
+    *["0000000000000000001", "00000000000000000001", "-0000000000000000001"],
+    *[True, False, 1.0, 2.5, None, [], {}, 5, -5, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1],
+]
+
+
+def _parsed(parse: Any, value: Any) -> Any:
+    try:
+        result = parse(value)
+    except Exception:
+        return "refused"
+    return (type(result).__name__, result)
+
+
+@given(value=st.text(alphabet="-0123456789 +_", max_size=21) | st.integers(-(2**65), 2**65) | JSON)
+@settings(max_examples=2000, deadline=None)
+def test_the_bigint_twin_parses_as_the_scalar(value: Any) -> None:
+    """``scalars.NATIVE_PARSERS``: BigInt checked by pydantic-core gives what ``_parse_bigint`` gives, or refuses."""
+    native = SchemaValidator(NATIVE_PARSERS[_parse_bigint]).validate_python
+    for each in [value, *BIGINT_EDGES]:
+        assert _parsed(native, each) == _parsed(_parse_bigint, each), each
+
+
+@pytest.mark.parametrize("amount", BIGINT_EDGES)
+def test_amounts_coerce_alike(amount: Any) -> None:
+    event = base(6)
+    event["data"]["orderPlaced"]["total"]["amountMinor"] = amount
+    assert_same([event])
+
+
+def test_bigint_is_parsed_without_python() -> None:
+    """The native validator checks a BigInt itself: its schema holds the twin, and no Python call of the parser."""
+    scalar = build_schema(Settings())._schema.get_type("BigInt")
+    assert isinstance(scalar, GraphQLScalarType) and scalar.parse_value is _parse_bigint
+    parsers: list[Any] = []
+    twins = 0
+
+    def walk(node: Any) -> None:
+        nonlocal twins
+        if node is NATIVE_PARSERS[_parse_bigint]:
+            twins += 1
+        if isinstance(node, dict):
+            if node.get("type") == "function-plain":
+                cells = node["function"]["function"].__closure__ or ()
+                parsers.extend(cell.cell_contents for cell in cells)
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+
+    walk(input_coercion._native(EVENTS_TYPE, set()))
+    assert twins >= 2  # Money's amountMinor in orders, payments and refunds
+    assert _parse_bigint not in parsers and parsers  # DateTime still goes through its parser
